@@ -1,0 +1,3 @@
+from tito.cli.main import run
+
+run()

@@ -1,0 +1,1 @@
+"""The toolchain's pure logic: no Typer, no rich. Usable from notebooks, graders and tests."""
