@@ -21,6 +21,9 @@ META_KEY = re.compile(r"\s*([A-Za-z_][\w.-]*)=")
 KNOWN_DIRECTIVES = frozenset({"default_exp", "export"})
 SOLUTION_BEGIN = "### BEGIN SOLUTION"
 SOLUTION_END = "### END SOLUTION"
+# Python ends lines only at \n, \r\n and \r; str.splitlines also splits at form feeds, \x1c-\x1e,
+# \x85 and \u2028/\u2029, which would shift line numbers and break string literals apart.
+LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ class Cell:
     @property
     def code(self) -> str:
         """The body without directive lines and without trailing blank lines."""
-        lines = self.body.splitlines()
+        lines = split_lines(self.body)
         skip = _directive_prefix_length(lines) if self.kind == "code" else 0
         return "\n".join(lines[skip:]).strip("\n")
 
@@ -75,7 +78,7 @@ class Cell:
 
 def parse_cells(text: str, path: str | Path = "<string>") -> list[Cell]:
     """Split a percent-format file into cells; `render_cells(parse_cells(t)) == t`."""
-    lines = text.splitlines(keepends=True)
+    lines = split_lines(text, keepends=True)
     cells: list[Cell] = []
     start, header = 0, None
     for index, line in enumerate(lines):
@@ -93,6 +96,12 @@ def parse_cells(text: str, path: str | Path = "<string>") -> list[Cell]:
 def render_cells(cells: list[Cell]) -> str:
     """Join cells back into the file's text."""
     return "".join(cell.text() for cell in cells)
+
+
+def split_lines(text: str, keepends: bool = False) -> list[str]:
+    """Split `text` into lines the way Python's tokenizer does: at LF, CRLF and CR only."""
+    lines = LINE.findall(text)
+    return lines if keepends else [line.rstrip("\r\n") for line in lines]
 
 
 def read_cells(path: Path) -> list[Cell]:

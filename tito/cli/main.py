@@ -1,0 +1,52 @@
+"""The `tito` application: one Typer app per command group."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tito import __version__
+from tito.cli import milestone, module, status, system
+
+app = typer.Typer(
+    name="tito",
+    help="TinyTorch course toolchain: build a deep-learning framework, module by module.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(module.app, name="module")
+app.add_typer(milestone.app, name="milestone")
+app.add_typer(system.app, name="system")
+app.command("status")(status.status)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"tito {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    course: Annotated[
+        Path | None,
+        typer.Option(
+            "--course",
+            envvar="TITO_COURSE",
+            help="The course folder (default: the one around the current folder).",
+        ),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    ctx.obj = {"course": course}
+
+
+def run() -> None:
+    app()

@@ -1,0 +1,198 @@
+"""`tito module ...`: list, start, test, complete, reset."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from tito.cli.ui import console, handles_errors, open_course, print_json, styled, warn
+from tito.course.errors import CHECK_FAILED, TitoError
+
+app = typer.Typer(help="Work on course modules: list, start, test, complete, reset.")
+
+ModuleArg = Annotated[str, typer.Argument(help="Module id, number or name (01_tensor, 1, tensor).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+ForceOpt = Annotated[
+    bool, typer.Option("--force", help="Go ahead although prerequisites are not completed.")
+]
+
+
+@app.command("list")
+@handles_errors
+def list_modules(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Every module: number, id, title and state (locked / available / started / completed)."""
+    from tito.course.workflow import course_status
+
+    status = course_status(open_course(ctx))
+    for message in status["warnings"]:
+        warn(message)
+    if as_json:
+        print_json(status["modules"])
+        return
+    table = Table(title="TinyTorch modules")
+    for column in ("#", "module", "title", "state"):
+        table.add_column(column)
+    for row in status["modules"]:
+        table.add_row(f"{row['number']:02d}", row["id"], row["title"], styled(row["state"]))
+    console.print(table)
+
+
+@app.command()
+@handles_errors
+def start(
+    ctx: typer.Context,
+    module: ModuleArg,
+    notebook: Annotated[bool, typer.Option("--notebook", help="Also write the .ipynb.")] = False,
+    force: ForceOpt = False,
+) -> None:
+    """Check prerequisites, mark the module started and show the file to edit."""
+    from tito.course.workflow import start_module
+
+    course = open_course(ctx)
+    spec = course.module(module)
+    for message in start_module(course, spec, force=force):
+        warn(message)
+    path = spec.source_path.relative_to(course.root)
+    console.print(f"Started [bold]{spec.id}[/]: {escape(spec.title)}")
+    if notebook:
+        from tito.course.notebooks import write_notebook
+
+        path = write_notebook(spec).relative_to(course.root)
+    console.print(f"Edit [bold]{path}[/], then run `tito module complete {spec.id}`.")
+
+
+@app.command()
+@handles_errors
+def test(ctx: typer.Context, module: ModuleArg, as_json: JsonOpt = False) -> None:
+    """Run the module's inline tests in isolation; exit 1 if any fails."""
+    from tito.course.progress import mark_tested, update_progress
+    from tito.course.runner import run_module_tests
+    from tito.course.workflow import summarize
+
+    course = open_course(ctx)
+    spec = course.module(module)
+    report = run_module_tests(course, spec)
+    update_progress(course.state_dir, mark_tested(spec.id, summarize(report)))
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        render_report(report)
+    if not report.passed:
+        raise typer.Exit(CHECK_FAILED)
+
+
+@app.command()
+@handles_errors
+def complete(
+    ctx: typer.Context,
+    module: Annotated[str | None, typer.Argument(help="Module id, number or name.")] = None,
+    all_modules: Annotated[bool, typer.Option("--all", help="Complete every module.")] = False,
+    force: ForceOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Test, export into tinytorch, check the export imports, record progress."""
+    from tito.course.workflow import complete_module
+
+    course = open_course(ctx)
+    if all_modules == (module is not None):
+        raise TitoError("Name one module, or use --all.", hint="Example: tito module complete 01")
+    specs = list(course.modules.values()) if all_modules else [course.module(module)]
+    results = []
+    for spec in specs:
+        result = complete_module(course, spec, force=force)
+        results.append(result)
+        if not as_json:
+            render_completion(result)
+        if not result.completed:
+            break
+    if as_json:
+        print_json([_completion_dict(r) for r in results])
+    if not all(r.completed for r in results):
+        raise typer.Exit(CHECK_FAILED)
+
+
+@app.command()
+@handles_errors
+def reset(
+    ctx: typer.Context,
+    module: ModuleArg,
+    restore_source: Annotated[
+        bool, typer.Option("--restore-source", help="Also restore the module file from git.")
+    ] = False,
+) -> None:
+    """Remove the module's exported code and its progress (the source stays unless asked)."""
+    from tito.course.workflow import reset_module
+
+    course = open_course(ctx)
+    spec = course.module(module)
+    changed = reset_module(course, spec, restore_source=restore_source)
+    console.print(f"Reset [bold]{spec.id}[/].")
+    for path in changed:
+        console.print(f"  {path}")
+
+
+def render_report(report) -> None:
+    """The per-test table of a run, then its one-sentence summary."""
+    if report.load_problem is not None:
+        problem = report.load_problem
+        where = f" ({problem.file}:{problem.line})" if problem.file and problem.line else ""
+        console.print(f"[red]The module file could not be loaded{escape(where)}:[/]")
+        if problem.traceback:
+            console.print(escape(problem.traceback.rstrip()))
+    if report.tests:
+        table = Table(title=f"Tests of {report.module_id}")
+        for column in ("test", "result", "points", "seconds", "detail"):
+            table.add_column(column, overflow="fold")
+        for test in report.tests:
+            points = f"{test.points:g}/{test.max_points:g}" if test.max_points else ""
+            where = f" (line {test.line})" if test.line else ""
+            detail = escape(test.message + where) if test.outcome != "passed" else ""
+            table.add_row(
+                test.name, styled_outcome(test.outcome), points, f"{test.seconds:.2f}", detail
+            )
+        console.print(table)
+        for test in report.tests:
+            if test.outcome in ("failed", "error") and test.traceback:
+                console.print(f"[bold]{test.name}[/]")
+                console.print(escape(test.traceback.rstrip()))
+    colour = "green" if report.passed else "red"
+    console.print(f"[{colour}]{escape(report.message)}[/] ({report.seconds:.1f} s)")
+
+
+def styled_outcome(outcome: str) -> str:
+    colours = {"passed": "green", "failed": "red", "error": "red", "timeout": "magenta"}
+    return f"[{colours.get(outcome, 'dim')}]{outcome}[/]"
+
+
+def render_completion(result) -> None:
+    for message in result.warnings:
+        warn(message)
+    render_report(result.report)
+    if not result.completed:
+        console.print(f"[red]{result.module.id} is not completed:[/] fix the tests above.")
+        return
+    console.print(f"[green]Completed {result.module.id}[/]: {escape(result.module.title)}")
+    for path in result.exported:
+        console.print(f"  exported {path}")
+    for milestone in result.unlocked_milestones:
+        console.print(
+            f"[bold magenta]Milestone unlocked:[/] {milestone} "
+            f"(run `tito milestone run {milestone}`)"
+        )
+    if result.next_module:
+        console.print(f"Next: `tito module start {result.next_module}`")
+
+
+def _completion_dict(result) -> dict:
+    return {
+        "module": result.module.id,
+        "completed": result.completed,
+        "tests": result.report.to_dict(),
+        "exported": list(result.exported),
+        "warnings": result.warnings,
+        "unlocked_milestones": list(result.unlocked_milestones),
+        "next": result.next_module,
+    }

@@ -1,0 +1,61 @@
+"""`tito status`: the course at a glance."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+
+from tito.cli.ui import console, handles_errors, open_course, print_json, styled, warn
+
+
+@handles_errors
+def status(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
+) -> None:
+    """Progress bar, modules, next step and milestones."""
+    from tito.course.workflow import course_status
+
+    data = course_status(open_course(ctx))
+    for message in data["warnings"]:
+        warn(message)
+    if as_json:
+        print_json(data)
+        return
+    done, total = data["completed"], data["total"]
+    console.print(f"[bold]TinyTorch[/]: {done} of {total} modules completed")
+    console.print(ProgressBar(total=max(total, 1), completed=done, width=40))
+    modules = Table(show_header=True, header_style="bold")
+    for column in ("#", "module", "state", "tests"):
+        modules.add_column(column)
+    for row in data["modules"]:
+        tests = row["tests"] or {}
+        counts = f"{tests['passed']}/{tests['total']}" if tests else ""
+        modules.add_row(f"{row['number']:02d}", row["title"], styled(row["state"]), counts)
+    console.print(modules)
+    if data["next"]:
+        console.print(f"Next step: `tito module complete {data['next']}`")
+    else:
+        console.print("[green]Every module is completed.[/]")
+    if data["milestones"]:
+        console.print(milestone_table(data["milestones"]))
+
+
+def milestone_table(rows: list[dict]) -> Table:
+    table = Table(title="Milestones", header_style="bold")
+    for column in ("milestone", "year", "state", "best", "needs"):
+        table.add_column(column)
+    for row in rows:
+        best = row["best"] or {}
+        result = best.get("result") or {}
+        accuracy = result.get("accuracy")
+        shown = f"accuracy {accuracy:.3f}" if isinstance(accuracy, int | float) else ""
+        needs = ", ".join(row["missing"])
+        table.add_row(
+            escape(row["title"]), str(row["year"] or ""), styled(row["state"]), shown, needs
+        )
+    return table
