@@ -135,10 +135,11 @@ def plan_removal(course: Course, module: ModuleSpec) -> ExportPlan:
 def write_plan(plan: ExportPlan) -> None:
     """Apply the plan: every temp file first, then os.replace each; undo all if one fails."""
     _check_unchanged(plan)
-    created = _make_folders(plan.folders)
+    created: list[Path] = []
     temps: dict[Path, Path] = {}
     done: list[TargetFile] = []
     try:
+        _make_folders(plan.folders, created)
         for target in plan.files:
             if target.new_text is not None:
                 temps[target.path] = _write_temp(target.path, target.new_text)
@@ -146,7 +147,8 @@ def write_plan(plan: ExportPlan) -> None:
             if target.new_text is None:
                 target.path.unlink(missing_ok=True)
             else:
-                os.replace(temps.pop(target.path), target.path)
+                os.replace(temps[target.path], target.path)
+                del temps[target.path]  # only once replaced: a failed one is cleaned up below
             done.append(target)
     except BaseException as exc:
         for temp in temps.values():
@@ -675,13 +677,12 @@ def _restore(files: list[TargetFile]) -> None:
             continue
 
 
-def _make_folders(folders: tuple[Path, ...]) -> list[Path]:
-    created = []
+def _make_folders(folders: tuple[Path, ...], created: list[Path]) -> None:
+    """Create missing folders, recording each in `created` so a failure can remove it."""
     for folder in folders:
         if not folder.exists():
             folder.mkdir()
             created.append(folder)
-    return created
 
 
 def _remove_folders(folders) -> None:

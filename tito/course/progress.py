@@ -103,13 +103,13 @@ def read_progress(state_dir: Path) -> Progress:
     """Read the progress file; a missing file is empty progress, a corrupt one is set aside."""
     path = progress_path(state_dir)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         return Progress(empty_progress())
     except OSError as exc:
         raise TitoError(f"{path} cannot be read ({exc}).") from None
     try:
-        data = json.loads(text)
+        data = json.loads(raw.decode("utf-8"))
         problem = _schema_problem(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         problem = f"it is not valid JSON ({exc})"
