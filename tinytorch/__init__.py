@@ -19,6 +19,7 @@ _EXPORTS = {
     "Tanh": ("core.activations", "02_activations"),
     "GELU": ("core.activations", "02_activations"),
     "Softmax": ("core.activations", "02_activations"),
+    "LogSoftmax": ("core.activations", "02_activations"),
     "Module": ("core.layers", "03_layers"),
     "Linear": ("core.layers", "03_layers"),
     "Dropout": ("core.layers", "03_layers"),

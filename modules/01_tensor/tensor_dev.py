@@ -198,11 +198,14 @@ class Tensor:
         return Tensor(self.data, dtype=self.data.dtype)
 
     def _lift(self, other) -> "Tensor":
-        """A number or array as a constant Tensor; Python numbers take self's float dtype."""
+        """A number or array as a constant Tensor in self's float dtype, so that
+        `x * 2` or `x + mask_array` keeps x's precision instead of promoting it."""
         if isinstance(other, Tensor):
             return other
-        if isinstance(other, int | float) and self.data.dtype.kind == "f":
-            return Tensor(other, dtype=self.data.dtype)
+        if self.data.dtype.kind == "f":
+            array = np.asarray(other)
+            if array.dtype.kind in "fiub":
+                return Tensor(array, dtype=self.data.dtype)
         return Tensor(other)
 
     # -- gradients (the engine arrives in module 05) ---------------------------------------
@@ -423,6 +426,7 @@ def test_arithmetic_and_broadcasting():
     assert (a * 2.0).dtype == np.float32, "a Python number keeps float32"
     d = Tensor([1.0, 2.0], dtype=np.float64)
     assert (d * 3).dtype == np.float64, "results keep their inputs' precision"
+    assert (d + np.ones(2)).dtype == np.float64 and (a * np.ones(2, int)).dtype == np.float32
 
 
 # %% nbgrader={"grade": true, "grade_id": "test-matmul", "locked": true, "points": 15, "schema_version": 3}

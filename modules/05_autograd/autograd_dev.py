@@ -171,6 +171,8 @@ def _matmul_grad(g, out):
     a, b = out._inputs
     ### BEGIN SOLUTION
     left, right = a.data, b.data
+    if left.ndim == 1 and right.ndim == 1:  # dot product: out and g are scalars
+        return g * right, g * left
     # Treat vectors as matrices: (K,) is a row (1, K) on the left, a column (K, 1) on the right.
     if left.ndim == 1:
         left, g = left[None, :], np.expand_dims(g, -2)
@@ -290,7 +292,7 @@ _ERF = np.frompyfunc(math.erf, 1, 1)
 def _gelu_grad(g, out):
     x = out._inputs[0].data
     ### BEGIN SOLUTION
-    cdf = 0.5 * (1.0 + _ERF(x / math.sqrt(2.0)).astype(x.dtype))
+    cdf = 0.5 * (1.0 + np.asarray(_ERF(x / math.sqrt(2.0)), dtype=x.dtype))
     pdf = np.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
     return (g * (cdf + x * pdf),)
     ### END SOLUTION
@@ -301,7 +303,7 @@ def _gelu_tanh_grad(g, out):
     x = out._inputs[0].data
     ### BEGIN SOLUTION
     c = math.sqrt(2.0 / math.pi)
-    t = np.tanh(c * (x + 0.044715 * x**3))
+    t = np.tanh(c * (x + 0.044715 * x * x * x))
     return (g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x * x)),)
     ### END SOLUTION
 
@@ -420,7 +422,7 @@ def backward(root: Tensor, grad=None) -> None:
 def _accumulate_leaf(leaf: Tensor, g: np.ndarray) -> None:
     if leaf.grad is None:
         # Copy: rules may hand the same array to several inputs (add gives g, g).
-        leaf.grad = Tensor(np.array(g, dtype=leaf.dtype))
+        leaf.grad = Tensor(np.array(g, dtype=leaf.dtype), dtype=leaf.dtype)
     else:
         leaf.grad.data += g
 
@@ -558,6 +560,9 @@ def test_engine_order_accumulation_and_depth():
     assert np.allclose(x.grad.data, [8.0]), "a second backward() adds to .grad"
     x.zero_grad()
     assert x.grad is None
+    w = Tensor([1.0, 2.0], requires_grad=True, dtype=np.float64)
+    (w * w).sum().backward()
+    assert w.grad.dtype == np.float64, "a leaf's gradient keeps the leaf's dtype"
 
     # Diamond: b and c both read a; d reads both. a's gradient must arrive exactly once each.
     a = Tensor([2.0], requires_grad=True)
@@ -582,6 +587,47 @@ def test_engine_order_accumulation_and_depth():
     assert GradMode.enabled
 
 
+# %% nbgrader={"grade": true, "grade_id": "test-activation-loss-grads", "locked": true, "points": 20, "schema_version": 3}
+def test_activation_and_loss_gradients():
+    from tinytorch.core.activations import gelu, log_softmax, relu, sigmoid, softmax, tanh
+    from tinytorch.core.losses import binary_cross_entropy, cross_entropy, mse_loss
+
+    # Unequal weights on the outputs: with plain .sum() the softmax gradient would be 0.
+    weights = Tensor(np.linspace(-1.0, 2.0, 12).reshape(3, 4), dtype=np.float64)
+    activations = {
+        "relu": relu,
+        "sigmoid": sigmoid,
+        "tanh": tanh,
+        "gelu_tanh": gelu,
+        "gelu": lambda a: gelu(a, "none"),
+        "softmax": softmax,
+        "softmax axis 0": lambda a: softmax(a, axis=0),
+        "log_softmax": log_softmax,
+        "log_softmax axis 0": lambda a: log_softmax(a, axis=0),
+    }
+    for name, fn in activations.items():
+
+        def build(a, fn=fn):
+            return (fn(a) * weights).sum()
+
+        assert check_gradients(build, (3, 4)) < 1e-6, name
+
+    targets = np.array([[0, 3, 1], [2, 2, 0]])
+    assert check_gradients(lambda z: cross_entropy(z, targets), (2, 3, 4)) < 1e-6, "(B,T,C)"
+    assert check_gradients(lambda z: cross_entropy(z, targets[0]), (3, 4)) < 1e-6, "(N,C)"
+    labels = np.array([1.0, 0.0, 1.0, 1.0])
+    assert check_gradients(lambda z: binary_cross_entropy(sigmoid(z), labels), (4,)) < 1e-6
+    assert (
+        check_gradients(lambda p: binary_cross_entropy(p * 0.4, labels), (4,), positive=True) < 1e-6
+    )
+    assert check_gradients(lambda a, b: mse_loss(a, b), (3, 2), (3, 2)) < 1e-6
+
+    # Logits of size 1e4: the gradient is still softmax - onehot, finite, no NaN.
+    z = Tensor([[1e4, 0.0, -1e4], [0.0, 1e4, -1e4]], requires_grad=True, dtype=np.float64)
+    cross_entropy(z, [0, 2]).backward()
+    assert np.allclose(z.grad.data, [[0.0, 0.0, 0.0], [0.0, 0.5, -0.5]])
+
+
 # %%
 if __name__ == "__main__":
     test_elementwise_gradients()
@@ -589,4 +635,5 @@ if __name__ == "__main__":
     test_matmul_and_reduction_gradients()
     test_shape_and_index_gradients()
     test_engine_order_accumulation_and_depth()
+    test_activation_and_loss_gradients()
     print("All tests passed for module 05_autograd.")

@@ -1,0 +1,1 @@
+"""tinytorch.core: a package folder created by tito."""
