@@ -14,8 +14,8 @@ from rich.markup import escape
 from tito.course.catalog import Course, find_course_root, load_course
 from tito.course.errors import TitoError
 
-console = Console(highlight=False)
-errors = Console(stderr=True, highlight=False)
+console = Console(highlight=False, soft_wrap=True)
+errors = Console(stderr=True, highlight=False, soft_wrap=True)
 
 STATE_STYLES = {
     "completed": "green",
