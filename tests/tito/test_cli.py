@@ -165,11 +165,21 @@ def test_complete_usage_errors(course):
     assert result.exit_code == 2 and "There is no module '99_nothing'" in result.output
 
 
-def test_bad_module_yaml_exits_2_naming_file_and_field(course):
-    (course / "modules" / "02_beta" / "module.yaml").write_text("number: 2\n")
+@pytest.mark.parametrize(
+    ("yaml_text", "field"),
+    [
+        ("number: 2\n", "'name'"),
+        ("name: beta\nnumber: two\n", "'number'"),
+        ("name: beta\nnumber: 2\nprerequisites: [07_nothing]\n", "'prerequisites'"),
+        ("name: beta\nnumber: 2\nprerequisites: [02_beta]\n", "'prerequisites'"),
+    ],
+    ids=["missing-name", "wrong-type", "unknown-prerequisite", "cycle"],
+)
+def test_bad_module_yaml_exits_2_naming_file_and_field(course, yaml_text, field):
+    (course / "modules" / "02_beta" / "module.yaml").write_text(yaml_text)
     result = tito(course, "module", "list")
     assert result.exit_code == 2
-    assert "02_beta/module.yaml" in result.output and "'name'" in result.output
+    assert "02_beta/module.yaml" in result.output and field in result.output
     assert "Traceback" not in result.output
 
 

@@ -144,7 +144,8 @@ def render_report(report) -> None:
             console.print(escape(problem.traceback.rstrip()))
     if report.tests:
         table = Table(title=f"Tests of {report.module_id}")
-        for column in ("test", "result", "points", "seconds", "detail"):
+        table.add_column("test", no_wrap=True)
+        for column in ("result", "points", "seconds", "detail"):
             table.add_column(column, overflow="fold")
         for test in report.tests:
             points = f"{test.points:g}/{test.max_points:g}" if test.max_points else ""
