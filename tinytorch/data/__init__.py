@@ -1,0 +1,1 @@
+"""tinytorch.data: a package folder created by tito."""
