@@ -263,3 +263,10 @@ def test_two_tito_processes_at_once_lose_nothing(course):
     assert {"01_alpha", "03_gamma"} <= set(progress["modules"])
     assert (course / "tinytorch" / "core" / "alpha.py").exists()
     assert (course / "tinytorch" / "core" / "gamma.py").exists()
+
+
+def test_start_with_notebook_writes_the_ipynb(course):
+    result = tito(course, "module", "start", "01_alpha", "--notebook")
+    assert result.exit_code == 0, result.output
+    assert (course / "modules" / "01_alpha" / "alpha_dev.ipynb").is_file()
+    assert "alpha_dev.ipynb" in result.output

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from tito import __version__
-from tito.cli import milestone, module, status, system
+from tito.cli import milestone, module, notebook, status, system
 
 app = typer.Typer(
     name="tito",
@@ -21,6 +21,7 @@ app.add_typer(module.app, name="module")
 app.add_typer(milestone.app, name="milestone")
 app.add_typer(system.app, name="system")
 app.command("status")(status.status)
+app.command("notebook")(notebook.notebook)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,30 @@
+"""`tito notebook ID [--sync]`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from tito.cli.ui import console, handles_errors, open_course
+
+
+@handles_errors
+def notebook(
+    ctx: typer.Context,
+    module: Annotated[str, typer.Argument(help="Module id, number or name.")],
+    sync: Annotated[
+        bool, typer.Option("--sync", help="Bring edits made in the notebook back into the .py.")
+    ] = False,
+) -> None:
+    """Write the module as a Jupyter notebook (.ipynb), or sync the notebook back."""
+    from tito.course.notebooks import sync_notebook, write_notebook
+
+    course = open_course(ctx)
+    spec = course.module(module)
+    if sync:
+        path = sync_notebook(spec)
+        console.print(f"Synced the notebook into {path.relative_to(course.root)}.")
+    else:
+        path = write_notebook(spec)
+        console.print(f"Wrote {path.relative_to(course.root)} (open it with Jupyter).")
