@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from tito import __version__
-from tito.cli import milestone, module, notebook, status, system
+from tito.cli import grade, milestone, module, notebook, release, status, system
 
 app = typer.Typer(
     name="tito",
@@ -22,6 +22,8 @@ app.add_typer(milestone.app, name="milestone")
 app.add_typer(system.app, name="system")
 app.command("status")(status.status)
 app.command("notebook")(notebook.notebook)
+app.add_typer(release.app, name="release")
+app.command("grade")(grade.grade)
 
 
 def _version(value: bool) -> None:

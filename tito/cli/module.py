@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -135,7 +136,7 @@ def reset(
 
 
 def render_report(report) -> None:
-    """The per-test table of a run, then its one-sentence summary."""
+    """The per-test table of a run, the failures in full, then a one-sentence summary."""
     if report.load_problem is not None:
         problem = report.load_problem
         where = f" ({problem.file}:{problem.line})" if problem.file and problem.line else ""
@@ -145,20 +146,28 @@ def render_report(report) -> None:
     if report.tests:
         table = Table(title=f"Tests of {report.module_id}")
         table.add_column("test", no_wrap=True)
-        for column in ("result", "points", "seconds", "detail"):
-            table.add_column(column, overflow="fold")
+        for column in ("result", "points", "seconds"):
+            table.add_column(column)
         for test in report.tests:
             points = f"{test.points:g}/{test.max_points:g}" if test.max_points else ""
-            where = f" (line {test.line})" if test.line else ""
-            detail = escape(test.message + where) if test.outcome != "passed" else ""
-            table.add_row(
-                test.name, styled_outcome(test.outcome), points, f"{test.seconds:.2f}", detail
-            )
+            table.add_row(test.name, styled_outcome(test.outcome), points, f"{test.seconds:.2f}")
         console.print(table)
         for test in report.tests:
-            if test.outcome in ("failed", "error") and test.traceback:
-                console.print(f"[bold]{test.name}[/]")
-                console.print(escape(test.traceback.rstrip()))
+            if test.outcome != "passed":
+                render_problem(test)
+    render_summary(report)
+
+
+def render_problem(test) -> None:
+    """One line per failing test, in full; then its traceback trimmed to the student's code."""
+    where = f" ({Path(test.file).name}:{test.line})" if test.file and test.line else ""
+    console.print(f"[red]✗ {test.name}[/]: {escape(test.message or test.outcome)}{escape(where)}")
+    unwritten = test.message.startswith("not implemented yet")
+    if test.outcome in ("failed", "error") and test.traceback and not unwritten:
+        console.print(escape(test.traceback.rstrip()), style="dim")
+
+
+def render_summary(report) -> None:
     colour = "green" if report.passed else "red"
     console.print(f"[{colour}]{escape(report.message)}[/] ({report.seconds:.1f} s)")
 
