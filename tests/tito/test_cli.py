@@ -270,3 +270,17 @@ def test_start_with_notebook_writes_the_ipynb(course):
     assert result.exit_code == 0, result.output
     assert (course / "modules" / "01_alpha" / "alpha_dev.ipynb").is_file()
     assert "alpha_dev.ipynb" in result.output
+
+
+def test_module_without_export_cells_completes_with_a_warning(course):
+    add_module(course, "03_notes", "def test_reading():\n    assert 'notes'\n")
+    result = tito(course, "module", "complete", "03_notes", "--force")
+    assert result.exit_code == 0, result.output
+    assert "Warning:" in result.output and "nothing" in result.output.lower()
+
+
+def test_module_with_no_tests_is_not_completed(course):
+    add_module(course, "03_empty", "# %%\n#| default_exp core.empty\n#| export\nX = 1\n")
+    result = tito(course, "module", "complete", "03_empty", "--force")
+    assert result.exit_code == 1 and "No tests found" in result.output
+    assert not (course / "tinytorch" / "core" / "empty.py").exists()
