@@ -1,0 +1,378 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Module 13: Transformers
+#
+# Everything is ready: your tensor, autograd, layers, embeddings and attention. A GPT is
+# those pieces stacked:
+#
+# ```
+# ids (B, T) ─► token embedding + position embedding ─► x (B, T, D)
+#            ─► N × TransformerBlock:  x = x + Attention(LayerNorm(x), causal mask)
+#                                      x = x + MLP(LayerNorm(x))
+#            ─► LayerNorm ─► Linear(D, vocab) ─► logits (B, T, vocab)
+# ```
+#
+# The logits at position t score every possible next token after `ids[:, :t+1]`; training
+# minimises the cross-entropy against `ids[:, t+1]`. The causal mask guarantees that position
+# t never peeks at what it must predict.
+#
+# **Pre-norm residual blocks.** The residual path `x + f(x)` lets gradients flow straight
+# through many layers (the derivative of x + f(x) is 1 + f'(x)); normalising *before* each
+# sub-layer (GPT-2) keeps what enters attention and the MLP at a stable scale.
+
+# %%
+#| default_exp models.transformer
+#| export
+import numpy as np
+
+from tinytorch.core.activations import GELU, softmax
+from tinytorch.core.attention import MultiHeadAttention, causal_mask
+from tinytorch.core.autograd import gradient_rule, no_grad
+from tinytorch.core.layers import Dropout, Linear, Module
+from tinytorch.core.tensor import Tensor
+from tinytorch.text.embeddings import Embedding, PositionalEncoding
+
+# %% [markdown]
+# ## LayerNorm, with its own backward pass
+#
+# Over the last dimension (D features of one position):
+#
+# ```
+# μ = mean(x)   σ² = mean((x − μ)²)   x̂ = (x − μ) / √(σ² + ε)   y = γ·x̂ + β
+# ```
+#
+# Built from Tensor ops this is about ten graph nodes; as one op it is one node whose
+# backward we derive once. With g = dL/dy and ĝ = g·γ:
+#
+# ```
+# dL/dβ = Σ g      dL/dγ = Σ g·x̂      (sums over every position: the engine un-broadcasts)
+# dL/dx = (ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)) / √(σ² + ε)
+# ```
+#
+# The two `mean` terms are what the normalisation takes away: shifting all inputs or
+# scaling them changes nothing after normalising, so the gradient has no component along
+# those directions.
+
+
+# %% nbgrader={"grade": false, "grade_id": "layernorm", "locked": false, "schema_version": 3, "solution": true}
+#| export
+@gradient_rule("layer_norm")
+def _layer_norm_grad(g, out):
+    x, gamma, beta = out._inputs
+    normalized, inv_std = out._saved
+    ### BEGIN SOLUTION
+    g_hat = g * gamma.data
+    mean_g = g_hat.mean(axis=-1, keepdims=True)
+    mean_gx = (g_hat * normalized).mean(axis=-1, keepdims=True)
+    grad_x = (g_hat - mean_g - normalized * mean_gx) * inv_std
+    return grad_x, g * normalized, g
+    ### END SOLUTION
+
+
+class LayerNorm(Module):
+    """Normalise the last dimension to zero mean and unit variance, then scale and shift."""
+
+    def __init__(self, normalized_shape: int, eps: float = 1e-5):
+        super().__init__()
+        self.eps = eps
+        self.gamma = Tensor(np.ones(normalized_shape), requires_grad=True)
+        self.beta = Tensor(np.zeros(normalized_shape), requires_grad=True)
+
+    def forward(self, x) -> Tensor:
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        ### BEGIN SOLUTION
+        mean = x.data.mean(axis=-1, keepdims=True)
+        centered = x.data - mean
+        inv_std = 1.0 / np.sqrt((centered * centered).mean(axis=-1, keepdims=True) + self.eps)
+        normalized = centered * inv_std
+        out = normalized * self.gamma.data + self.beta.data
+        return Tensor.from_op(out, "layer_norm", (x, self.gamma, self.beta), (normalized, inv_std))
+        ### END SOLUTION
+
+
+# %% [markdown]
+# ## The MLP and the block
+#
+# The MLP widens each position to `hidden_dim = 4·D`, applies GELU, and projects back: it is
+# where most parameters live (8·D² of a block's 12·D²). Attention mixes *across* positions;
+# the MLP transforms each position on its own.
+
+
+# %% nbgrader={"grade": false, "grade_id": "block", "locked": false, "schema_version": 3, "solution": true}
+#| export
+class MLP(Module):
+    """Linear(D, 4D) -> GELU -> Linear(4D, D) -> Dropout."""
+
+    def __init__(self, embed_dim: int, hidden_dim: int | None = None, dropout_prob: float = 0.1):
+        super().__init__()
+        hidden_dim = hidden_dim or 4 * embed_dim
+        self.fc1 = Linear(embed_dim, hidden_dim)
+        self.gelu = GELU()
+        self.fc2 = Linear(hidden_dim, embed_dim)
+        self.dropout = Dropout(dropout_prob)
+
+    def forward(self, x) -> Tensor:
+        ### BEGIN SOLUTION
+        return self.dropout(self.fc2(self.gelu(self.fc1(x))))
+        ### END SOLUTION
+
+
+class TransformerBlock(Module):
+    """Pre-norm block: x + attention(norm(x)), then x + mlp(norm(x))."""
+
+    def __init__(
+        self, embed_dim: int, num_heads: int, mlp_ratio: int = 4, dropout_prob: float = 0.1
+    ):
+        super().__init__()
+        self.ln1 = LayerNorm(embed_dim)
+        self.attention = MultiHeadAttention(embed_dim, num_heads)
+        self.ln2 = LayerNorm(embed_dim)
+        self.mlp = MLP(embed_dim, mlp_ratio * embed_dim, dropout_prob)
+
+    def forward(self, x, mask=None) -> Tensor:
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        ### BEGIN SOLUTION
+        x = x + self.attention(self.ln1(x), mask)
+        return x + self.mlp(self.ln2(x))
+        ### END SOLUTION
+
+
+# %% [markdown]
+# ## GPT
+#
+# `forward(tokens)`: ids `(B, T)` (a list, an array or a Tensor; a single sequence `(T,)` is
+# treated as a batch of one) to logits `(B, T, vocab_size)`.
+#
+# `generate(prompt, max_new_tokens)`: repeat *predict the next token, append it*. Only the
+# last `max_seq_len` tokens fit the position table, so the context is cropped to them. With
+# `temperature == 0` the most likely token is taken (greedy); otherwise logits are divided by
+# the temperature (lower = more confident), optionally restricted to the `top_k` best, and a
+# token is sampled. Generation runs under `no_grad()`: no graph, much less memory.
+
+
+# %% nbgrader={"grade": false, "grade_id": "gpt", "locked": false, "schema_version": 3, "solution": true}
+#| export
+class GPT(Module):
+    """A decoder-only transformer language model. GPT() builds the TinyGPT sizes."""
+
+    def __init__(
+        self,
+        vocab_size: int = 100,
+        embed_dim: int = 32,
+        num_layers: int = 2,
+        num_heads: int = 4,
+        max_seq_len: int = 1024,
+        dropout_prob: float = 0.0,
+    ):
+        super().__init__()
+        self.vocab_size, self.embed_dim, self.max_seq_len = vocab_size, embed_dim, max_seq_len
+        self.token_embedding = Embedding(vocab_size, embed_dim)
+        self.position_embedding = PositionalEncoding(max_seq_len, embed_dim)
+        self.blocks = [
+            TransformerBlock(embed_dim, num_heads, 4, dropout_prob) for _ in range(num_layers)
+        ]
+        self.ln_f = LayerNorm(embed_dim)
+        self.head = Linear(embed_dim, vocab_size)
+
+    def forward(self, tokens) -> Tensor:
+        ids = np.asarray(tokens.data if isinstance(tokens, Tensor) else tokens)
+        if ids.ndim == 1:
+            ids = ids[None, :]
+        if ids.ndim != 2:
+            raise ValueError(f"GPT expects token ids of shape (batch, seq), got {ids.shape}.")
+        length = ids.shape[1]
+        if length > self.max_seq_len:
+            raise ValueError(f"Sequence length {length} exceeds max_seq_len {self.max_seq_len}.")
+        ### BEGIN SOLUTION
+        x = self.position_embedding(self.token_embedding(ids))  # (B, T, D)
+        mask = causal_mask(length)
+        for block in self.blocks:
+            x = block(x, mask)
+        return self.head(self.ln_f(x))  # (B, T, vocab)
+        ### END SOLUTION
+
+    def generate(
+        self,
+        prompt_tokens,
+        max_new_tokens: int = 50,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        stop_token: int | None = None,
+        rng: np.random.Generator | None = None,
+    ) -> list[int]:
+        """The prompt followed by up to max_new_tokens generated ids."""
+        tokens = [int(t) for t in np.asarray(prompt_tokens).reshape(-1)]
+        if not tokens:
+            raise ValueError("generate() needs a prompt of at least one token.")
+        rng = rng or np.random.default_rng()
+        was_training = self.training
+        self.eval()
+        try:
+            with no_grad():
+                for _ in range(max_new_tokens):
+                    context = tokens[-self.max_seq_len :]
+                    logits = self.forward([context]).data[0, -1]
+                    tokens.append(self._pick(logits, temperature, top_k, rng))
+                    if stop_token is not None and tokens[-1] == stop_token:
+                        break
+        finally:
+            self.train(was_training)
+        return tokens
+
+    @staticmethod
+    def _pick(logits: np.ndarray, temperature: float, top_k, rng) -> int:
+        ### BEGIN SOLUTION
+        if temperature == 0:
+            return int(np.argmax(logits))
+        logits = logits.astype(np.float64) / temperature
+        if top_k is not None and top_k < len(logits):
+            cutoff = np.sort(logits)[-top_k]
+            logits = np.where(logits < cutoff, -np.inf, logits)
+        probs = softmax(Tensor(logits, dtype=np.float64), axis=-1).data
+        return int(rng.choice(len(probs), p=probs))
+        ### END SOLUTION
+
+
+# %% [markdown]
+# ## Systems analysis: where the parameters and the memory go
+#
+# Per block: attention has 4·D² weights (+4D biases), the MLP 8·D² (+5D), the two LayerNorms
+# 4D: about 12·D². Embeddings add (vocab + max_seq_len)·D and the head D·vocab + vocab.
+
+
+# %%
+#| export
+def analyze_parameter_scaling(
+    configs=((100, 32, 2, 16), (256, 128, 4, 64), (50257, 768, 12, 1024)),
+):
+    """Print parameters per component for (vocab, embed_dim, layers, context) configurations."""
+    rows = []
+    for vocab, dim, layers, context in configs:
+        embeddings = (vocab + context) * dim
+        blocks = layers * (12 * dim * dim + 13 * dim)
+        head = dim * vocab + vocab + 2 * dim
+        total = embeddings + blocks + head
+        rows.append((vocab, dim, layers, total))
+        print(
+            f"vocab={vocab:6d} D={dim:4d} L={layers:2d}: embeddings {embeddings:>12,d} "
+            f"blocks {blocks:>12,d} head {head:>11,d} total {total:>12,d} "
+            f"({total * 4 / 2**20:.1f} MiB float32)"
+        )
+    return rows
+
+
+def analyze_attention_memory(
+    batch: int = 8, num_heads: int = 4, num_layers: int = 2, lengths=(16, 64, 256, 1024)
+):
+    """Print the float32 MiB that a forward pass keeps for attention weights, all layers."""
+    rows = []
+    for length in lengths:
+        mebibytes = num_layers * batch * num_heads * length * length * 4 / 2**20
+        rows.append((length, mebibytes))
+        print(f"T={length:5d}: {mebibytes:10.2f} MiB of attention weights over {num_layers} layers")
+    return rows
+
+
+# %% [markdown]
+# ## Unit tests
+
+# %%
+from tinytorch.core.losses import cross_entropy
+from tinytorch.core.optimizers import Adam
+
+
+# %% nbgrader={"grade": true, "grade_id": "test-layernorm", "locked": true, "points": 20, "schema_version": 3}
+def test_layer_norm():
+    norm = LayerNorm(6)
+    x = Tensor(np.random.randn(3, 4, 6) * 5 + 2)
+    y = norm(x).data
+    assert np.allclose(y.mean(-1), 0, atol=1e-5) and np.allclose(y.std(-1), 1, atol=1e-3)
+    assert len(norm.parameters()) == 2
+    x64 = Tensor(np.random.randn(2, 5), requires_grad=True, dtype=np.float64)
+    norm64 = LayerNorm(5)
+    norm64.gamma.data = np.random.randn(5)
+    weights = np.random.randn(2, 5)
+    (norm64(x64) * weights).sum().backward()
+
+    def loss_at(values):
+        return float((norm64(Tensor(values, dtype=np.float64)).data * weights).sum())
+
+    eps, numeric = 1e-6, np.zeros((2, 5))
+    for i in np.ndindex(2, 5):
+        plus, minus = x64.data.copy(), x64.data.copy()
+        plus[i] += eps
+        minus[i] -= eps
+        numeric[i] = (loss_at(plus) - loss_at(minus)) / (2 * eps)
+    assert np.allclose(x64.grad.data, numeric, atol=1e-6), (
+        "the fused backward matches finite differences"
+    )
+
+
+# %% nbgrader={"grade": true, "grade_id": "test-gpt-shapes", "locked": true, "points": 25, "schema_version": 3}
+def test_gpt_shapes_and_causality():
+    np.random.seed(0)
+    model = GPT()
+    logits = model(np.random.randint(0, 100, (1, 10)))
+    assert logits.shape == (1, 10, 100), "GPT() builds the TinyGPT sizes"
+    tokens = np.random.randint(0, 100, (2, 8))
+    changed = tokens.copy()
+    changed[:, -1] = (changed[:, -1] + 1) % 100
+    before, after = model(tokens).data, model(changed).data
+    assert np.allclose(before[:, :-1], after[:, :-1], atol=1e-5), "no position sees the future"
+    assert model([1, 2, 3]).shape == (1, 3, 100), "a single sequence is a batch of one"
+    assert len(model.parameters()) == 2 + 2 * 16 + 2 + 2, "embeddings, 2 blocks of 16, ln_f, head"
+
+
+# %% nbgrader={"grade": true, "grade_id": "test-generate", "locked": true, "points": 25, "schema_version": 3}
+def test_generate():
+    np.random.seed(1)
+    model = GPT(vocab_size=20, embed_dim=16, num_layers=1, num_heads=2, max_seq_len=8)
+    out = model.generate([1, 2, 3], max_new_tokens=12, temperature=0)
+    assert len(out) == 15 and out[:3] == [1, 2, 3], "longer than max_seq_len: context is cropped"
+    assert out == model.generate([1, 2, 3], max_new_tokens=12, temperature=0), (
+        "greedy is deterministic"
+    )
+    a = model.generate([1], 10, temperature=1.0, top_k=3, rng=np.random.default_rng(5))
+    b = model.generate([1], 10, temperature=1.0, top_k=3, rng=np.random.default_rng(5))
+    assert a == b and all(0 <= t < 20 for t in a), "sampling is reproducible with a seed"
+    stop = model.generate([1], 10, temperature=0, stop_token=out[4])
+    assert stop[-1] == out[4] and len(stop) <= 11
+
+
+# %% nbgrader={"grade": true, "grade_id": "test-gpt-learns", "locked": true, "points": 30, "schema_version": 3}
+def test_gpt_learns_to_count():
+    np.random.seed(2)
+    model = GPT(vocab_size=12, embed_dim=16, num_layers=1, num_heads=2, max_seq_len=8)
+    optimizer = Adam(model.parameters(), lr=0.01)
+    starts = np.random.randint(0, 12, size=(16, 1))
+    data = (starts + np.arange(9)) % 12  # sequences that count up
+    first = None
+    for _ in range(60):
+        loss = cross_entropy(model(data[:, :-1]), data[:, 1:])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        first = first if first is not None else float(loss.data)
+    assert float(loss.data) < first / 4, (first, float(loss.data))
+
+
+# %%
+if __name__ == "__main__":
+    test_layer_norm()
+    test_gpt_shapes_and_causality()
+    test_generate()
+    test_gpt_learns_to_count()
+    analyze_parameter_scaling()
+    analyze_attention_memory()
+    print("All tests passed for module 13_transformers.")

@@ -1,0 +1,1 @@
+"""tinytorch.models: a package folder created by tito."""

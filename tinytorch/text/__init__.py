@@ -1,0 +1,1 @@
+"""tinytorch.text: a package folder created by tito."""
