@@ -307,7 +307,13 @@ class Tensor:
                 f"matmul: shapes {a.shape} and {b.shape} do not align "
                 f"(inner dimensions {k_left} != {k_right})."
             )
-        return Tensor.from_op(np.matmul(a, b), "matmul", (self, other))
+        if b.ndim == 2 and a.ndim > 2:
+            # (B, T, K) @ (K, N) as one (B·T, K) @ (K, N) product: one large BLAS call is
+            # about twice as fast as B small ones, and the result is the same.
+            out = (a.reshape(-1, k_left) @ b).reshape(*a.shape[:-1], b.shape[-1])
+        else:
+            out = np.matmul(a, b)
+        return Tensor.from_op(out, "matmul", (self, other))
         ### END SOLUTION
 
     def __matmul__(self, other) -> "Tensor":

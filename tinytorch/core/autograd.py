@@ -96,6 +96,11 @@ def _matmul_grad(g, out):
     left, right = a.data, b.data
     if left.ndim == 1 and right.ndim == 1:  # dot product: out and g are scalars
         return g * right, g * left
+    if right.ndim == 2 and left.ndim > 2:
+        # (..., K) @ (K, N): fold the batch into rows, so the weight's gradient is one
+        # (K, rows) @ (rows, N) product instead of one per batch element summed afterwards.
+        rows, g_rows = left.reshape(-1, left.shape[-1]), g.reshape(-1, g.shape[-1])
+        return (g_rows @ right.T).reshape(left.shape), rows.T @ g_rows
     # Treat vectors as matrices: (K,) is a row (1, K) on the left, a column (K, 1) on the right.
     if left.ndim == 1:
         left, g = left[None, :], np.expand_dims(g, -2)
@@ -188,10 +193,10 @@ def _gelu_grad(g, out):
 
 @gradient_rule("gelu_tanh")
 def _gelu_tanh_grad(g, out):
-    x = out._inputs[0].data
+    x, t = out._inputs[0].data, out._saved  # t = tanh(u), saved by the forward pass
     c = math.sqrt(2.0 / math.pi)
-    t = np.tanh(c * (x + 0.044715 * x * x * x))
-    return (g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x * x)),)
+    du = c * (1 + 3 * 0.044715 * x * x)
+    return (g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du),)
 
 
 @gradient_rule("softmax")
