@@ -47,6 +47,7 @@ _EXPORTS = {
     "MLP": ("models.transformer", "13_transformers"),
     "TransformerBlock": ("models.transformer", "13_transformers"),
     "GPT": ("models.transformer", "13_transformers"),
+    "KVCache": ("generation.kv_cache", "14_kvcache"),
 }
 
 __all__ = sorted(_EXPORTS)

@@ -132,8 +132,22 @@ class GPT(Module):
         top_k: int | None = None,
         stop_token: int | None = None,
         rng: np.random.Generator | None = None,
+        use_cache: bool = False,
     ) -> list[int]:
-        """The prompt followed by up to max_new_tokens generated ids."""
+        """The prompt followed by up to max_new_tokens generated ids.
+
+        use_cache=True keeps keys and values between steps (module 14): the same tokens, faster.
+        """
+        if use_cache:
+            try:
+                from tinytorch.generation.kv_cache import generate_with_cache
+            except ImportError:
+                raise RuntimeError(
+                    "generate(use_cache=True) needs module 14_kvcache: complete it first."
+                ) from None
+            return generate_with_cache(
+                self, prompt_tokens, max_new_tokens, temperature, top_k, stop_token, rng
+            )
         tokens = [int(t) for t in np.asarray(prompt_tokens).reshape(-1)]
         if not tokens:
             raise ValueError("generate() needs a prompt of at least one token.")

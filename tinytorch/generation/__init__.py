@@ -1,0 +1,1 @@
+"""tinytorch.generation: a package folder created by tito."""
