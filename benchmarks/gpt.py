@@ -59,14 +59,15 @@ class TorchGPT(torch.nn.Module if torch else object):
             x, (x.shape[-1],), self.get(name + ".gamma"), self.get(name + ".beta"), 1e-5
         )
 
-    def forward(self, tokens):
+    def forward(self, tokens, cache=None):
+        """Logits for `tokens`; with `cache` (a list of per-layer (k, v), filled in place)
+        `tokens` are the new positions after those already cached."""
         batch, length = tokens.shape
-        x = (
-            self.get("token_embedding.weight")[tokens]
-            + self.get("position_embedding.weight")[:length]
-        )
+        start = cache[0][0].shape[2] if cache and cache[0] else 0
+        positions = self.get("position_embedding.weight")[start : start + length]
+        x = self.get("token_embedding.weight")[tokens] + positions
         dim = x.shape[-1]
-        mask = torch.tril(torch.ones(length, length, dtype=torch.bool))
+        mask = torch.arange(start + length)[None, :] <= (start + torch.arange(length))[:, None]
         for i in range(self.layers):
             prefix = f"blocks.{i}."
             h = self.norm(x, prefix + "ln1")
@@ -76,6 +77,11 @@ class TorchGPT(torch.nn.Module if torch else object):
                 .transpose(1, 2)
                 for n in "qkv"
             )
+            if cache is not None:
+                if cache[i] is not None:
+                    k = torch.cat([cache[i][0], k], 2)
+                    v = torch.cat([cache[i][1], v], 2)
+                cache[i] = (k, v)
             scores = (q @ k.transpose(-2, -1) / (dim // self.heads) ** 0.5).masked_fill(~mask, -1e9)
             merged = (torch.softmax(scores, -1) @ v).transpose(1, 2).reshape(batch, length, dim)
             x = x + self.linear(merged, prefix + "attention.out_proj")
@@ -157,25 +163,30 @@ def bench_training(name: str, config: dict, rounds: int) -> dict:
     return row
 
 
-def bench_generation(rounds: int, new_tokens: int = 100) -> dict:
+def bench_generation(rounds: int, use_cache: bool, new_tokens: int = 100) -> dict:
     config = CONFIGS["tinygpt-b8"]
     model = GPT(config["vocab"], config["dim"], config["layers"], config["heads"], 128)
     prompt = list(range(16))
-    ours = lambda: model.generate(prompt, max_new_tokens=new_tokens, temperature=0)  # noqa: E731
+
+    def ours():
+        return model.generate(prompt, new_tokens, temperature=0, use_cache=use_cache)
+
     theirs = None
     if torch:
         twin = TorchGPT(model, config["heads"])
 
         def theirs():
             tokens = torch.tensor([prompt])
+            cache = [None] * twin.layers if use_cache else None
             with torch.no_grad():
+                logits = twin(tokens, cache)
                 for _ in range(new_tokens):
-                    logits = twin(tokens[:, -128:])
                     tokens = torch.cat([tokens, logits[:, -1].argmax(-1, keepdim=True)], 1)
+                    logits = twin(tokens[:, -1:], cache) if use_cache else twin(tokens)
 
     a, b = interleave(ours, theirs, rounds, 1)
     row = {
-        "benchmark": f"generate {new_tokens} tokens (no cache)",
+        "benchmark": f"generate {new_tokens} tokens ({'KV cache' if use_cache else 'no cache'})",
         "tinytorch_ms": 1e3 * statistics.median(a),
         "tinytorch_tokens_per_s": new_tokens / statistics.median(a),
     }
@@ -215,7 +226,8 @@ def main() -> None:
     if torch:
         torch.manual_seed(0)
     rows = [bench_training(name, config, args.rounds) for name, config in CONFIGS.items()]
-    rows.append(bench_generation(max(3, args.rounds // 2)))
+    for use_cache in (False, True):
+        rows.append(bench_generation(max(3, args.rounds // 2), use_cache))
     peak = matmul_peak()
     larger = next(r for r in rows if r["benchmark"] == "train larger-b16")
     achieved = training_flops(CONFIGS["larger-b16"]) / (larger["tinytorch_ms"] / 1e3) / 1e9
