@@ -1,7 +1,12 @@
-"""`tito grade`: points per graded test, for one submission or a whole class."""
+"""`tito grade`: points per graded test, for one submission or a whole class.
+
+Grading a failing submission is a success of the grader: the exit code is 0 unless the input
+is bad (unknown module, missing folder, unreadable manifest: 2).
+"""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -9,7 +14,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from tito.cli.ui import console, handles_errors, print_json, warn
+from tito.cli.ui import console, handles_errors, open_course, print_json, styled, warn
 from tito.course.errors import TitoError
 
 
@@ -17,71 +22,128 @@ from tito.course.errors import TitoError
 def grade(
     ctx: typer.Context,
     module: Annotated[
-        str | None, typer.Argument(help="Module id (all graded ones with --all).")
+        str | None,
+        typer.Argument(help="Module id, number or name (with --all: grade only this module)."),
     ] = None,
     submission: Annotated[
-        Path | None, typer.Option("--submission", help="A student's course folder.")
+        Path | None,
+        typer.Option("--submission", help="A student's course folder (default: this course)."),
     ] = None,
     manifest: Annotated[
-        Path | None, typer.Option("--manifest", help="release.json (default: the submission's).")
+        Path | None,
+        typer.Option(
+            "--manifest",
+            help="The release.json to check locked test cells against (default: the "
+            "submission's own; pass the instructor's copy for grades that count).",
+        ),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the grades as JSON.")] = False,
-    junit: Annotated[Path | None, typer.Option("--junit", help="Write a JUnit XML file.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the grade as JSON.")] = False,
+    junit: Annotated[
+        Path | None, typer.Option("--junit", help="Also write a JUnit XML file (for CI).")
+    ] = None,
     all_students: Annotated[
         bool, typer.Option("--all", help="Grade every student folder under --submissions.")
     ] = False,
     submissions: Annotated[
-        Path | None, typer.Option("--submissions", help="Folder of student folders.")
+        Path | None,
+        typer.Option(
+            "--submissions", help="With --all: a folder with one course copy per student."
+        ),
     ] = None,
-    workers: Annotated[int | None, typer.Option("--workers", help="Worker processes.")] = None,
-    csv_path: Annotated[Path, typer.Option("--csv", help="CSV to write with --all.")] = Path(
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", help="With --all: worker processes (default: CPU count)."),
+    ] = None,
+    csv_path: Annotated[Path, typer.Option("--csv", help="With --all: the CSV to write.")] = Path(
         "grades.csv"
     ),
     junit_dir: Annotated[
-        Path | None, typer.Option("--junit-dir", help="One JUnit file per student (--all).")
+        Path | None,
+        typer.Option("--junit-dir", help="With --all: write <student>.xml JUnit files here."),
     ] = None,
 ) -> None:
     """Run a module's graded tests and report points (from the cells' nbgrader metadata)."""
-    from tito.course import grading
-
     if all_students:
+        if submission is not None or junit is not None:
+            raise TitoError(
+                "--submission and --junit are for one submission; with --all use "
+                "--submissions and --junit-dir."
+            )
         if submissions is None:
-            raise TitoError("--all needs --submissions DIR (one folder per student).")
-        given = grading.read_manifest(manifest) if manifest else None
-        reports = grading.grade_class(
-            submissions, [module] if module else None, manifest=given, workers=workers
-        )
-        grading.write_csv(reports, csv_path)
-        for student in sorted({r.student for r in reports}):
-            mine = [r for r in reports if r.student == student]
-            if junit_dir is not None:
-                grading.write_junit(mine, junit_dir / f"{student}.xml")
-        if as_json:
-            print_json([r.to_dict() for r in reports])
-        else:
-            console.print(f"Graded {len({r.student for r in reports})} students: {csv_path}")
+            raise TitoError("--all needs --submissions DIR (one course copy per student).")
+        _grade_class(module, submissions, manifest, workers, csv_path, junit_dir, as_json)
         return
+    if submissions is not None or junit_dir is not None:
+        raise TitoError("--submissions and --junit-dir go with --all.")
     if module is None:
         raise TitoError("Name the module to grade, or use --all --submissions DIR.")
-    root = (submission or Path((ctx.obj or {}).get("course") or ".")).resolve()
+    _grade_one(ctx, module, submission, manifest, as_json, junit)
+
+
+def _grade_one(ctx, module, submission, manifest, as_json, junit) -> None:
+    from tito.course import grading
+
+    if submission is None:
+        root = open_course(ctx).root
+    elif not (submission / "modules").is_dir():
+        raise TitoError(f"{submission} is not a course copy (it has no modules/ folder).")
+    else:
+        root = submission.resolve()
     report = grading.grade_module(root, module, grading.load_manifest_for(root, manifest))
     for message in report.warnings:
         warn(message)
     if junit:
-        grading.write_junit([report], junit)
+        grading.write_junit([report], junit, name=report.student)
     if as_json:
         print_json(report.to_dict())
         return
-    table = Table(title=f"Grades: {report.student} / {report.module_id}")
+    table = Table(title=f"Grade: {escape(report.student)} / {report.module_id}")
     for column in ("test", "grade id", "result", "points", "detail"):
         table.add_column(column)
     for test in report.tests:
         table.add_row(
             test.name,
-            test.grade_id or "",
-            test.outcome,
+            test.grade_id,
+            styled(test.outcome),
             f"{test.points:g}/{test.max_points:g}",
             escape(test.message),
         )
     console.print(table)
-    console.print(f"Total: {report.points:g} / {report.max_points:g} points")
+    if report.status not in ("passed", "failed"):
+        console.print(escape(report.message))
+    console.print(f"[bold]Total: {report.points:g} / {report.max_points:g} points[/]")
+
+
+def _grade_class(module, submissions, manifest, workers, csv_path, junit_dir, as_json) -> None:
+    from tito.course import grading
+
+    started = time.perf_counter()
+
+    def show(report) -> None:
+        if not as_json:
+            console.print(
+                f"  {escape(report.student)} {report.module_id}: "
+                f"{report.points:g}/{report.max_points:g} ({report.status})"
+            )
+
+    reports = grading.grade_class(
+        submissions,
+        [module] if module else None,
+        manifest_path=manifest,
+        workers=workers,
+        on_done=show,
+    )
+    grading.write_csv(reports, csv_path)
+    written = grading.write_junit_per_student(reports, junit_dir) if junit_dir else []
+    if as_json:
+        print_json([r.to_dict() for r in reports])
+        return
+    unchecked = sorted({r.student for r in reports if grading.NO_MANIFEST in r.warnings})
+    if unchecked:
+        warn(f"No release manifest for {', '.join(unchecked)}: edited tests were not detected.")
+    students = len({r.student for r in reports})
+    seconds = time.perf_counter() - started
+    console.print(f"Graded {students} students ({len(reports)} module grades) in {seconds:.1f} s.")
+    console.print(f"CSV: {csv_path}")
+    if written:
+        console.print(f"JUnit: {len(written)} files in {junit_dir}")

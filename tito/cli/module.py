@@ -137,12 +137,10 @@ def reset(
 
 def render_report(report) -> None:
     """The per-test table of a run, the failures in full, then a one-sentence summary."""
-    if report.load_problem is not None:
-        problem = report.load_problem
-        where = f" ({problem.file}:{problem.line})" if problem.file and problem.line else ""
-        console.print(f"[red]The module file could not be loaded{escape(where)}:[/]")
-        if problem.traceback:
-            console.print(escape(problem.traceback.rstrip()))
+    problem = report.load_problem
+    if problem is not None and problem.traceback:
+        # The summary line below names the problem and its line; this shows how it came about.
+        console.print(escape(problem.traceback.rstrip()), style="dim")
     if report.tests:
         table = Table(title=f"Tests of {report.module_id}")
         table.add_column("test", no_wrap=True)

@@ -16,6 +16,9 @@ def notebook(
     sync: Annotated[
         bool, typer.Option("--sync", help="Bring edits made in the notebook back into the .py.")
     ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="With --sync: overwrite a .py that changed since.")
+    ] = False,
 ) -> None:
     """Write the module as a Jupyter notebook (.ipynb), or sync the notebook back."""
     from tito.course.notebooks import sync_notebook, write_notebook
@@ -23,7 +26,7 @@ def notebook(
     course = open_course(ctx)
     spec = course.module(module)
     if sync:
-        path = sync_notebook(spec)
+        path = sync_notebook(spec, force=force)
         console.print(f"Synced the notebook into {path.relative_to(course.root)}.")
     else:
         path = write_notebook(spec)

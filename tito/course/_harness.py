@@ -2,7 +2,9 @@
 
 Standard library only, and nothing from tito: it is run by path, so any copy of the course
 (a student release, a submission being graded) can run it. Events stream as JSON lines to
---out, flushed one by one, so that if the process is killed the runner knows how far it got.
+--out, flushed one by one, so that if the process is killed the runner knows how far it got:
+`load_start`, then `loaded` or `load_error`, `collected`, `test_start` / `test_end` per test,
+and `done`.
 
     python _harness.py --root COURSE --file MODULE_FILE --out RESULTS.jsonl
 """
@@ -10,16 +12,23 @@ Standard library only, and nothing from tito: it is run by path, so any copy of 
 from __future__ import annotations
 
 import argparse
+import ast
+import asyncio
 import contextlib
 import importlib.util
+import inspect
 import io
 import json
 import linecache
 import os
+import reprlib
 import sys
 import time
 import traceback
 import types
+
+OUTPUT_LIMIT = 20_000  # characters of captured output kept per test (the tail)
+AGGREGATOR = "test_module"  # real-world files call every other test from it: run it last
 
 
 def main() -> None:
@@ -29,7 +38,7 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     root, path = os.path.realpath(args.root), os.path.realpath(args.file)
-    prepare_path(root)
+    prepare_path(root, path)
     with open(args.out, "a", encoding="utf-8") as out:
 
         def emit(**event) -> None:
@@ -62,13 +71,14 @@ class Context:
         return real == self.path or real.startswith(self.package)
 
 
-def prepare_path(root: str) -> None:
+def prepare_path(root: str, path: str) -> None:
     """The course root first, so `tinytorch` is the course's own package, never another copy."""
     here = os.path.dirname(os.path.realpath(__file__))
     sys.path[:] = [p for p in sys.path if p not in ("", here, os.getcwd())]
     sys.path.insert(0, root)
     for name in [m for m in sys.modules if m == "tinytorch" or m.startswith("tinytorch.")]:
         del sys.modules[name]
+    sys.argv = [path]  # code that reads sys.argv at load time must not see the harness's
     sys.dont_write_bytecode = True
 
 
@@ -86,14 +96,18 @@ def load(path: str, context: Context, emit) -> types.ModuleType | None:
         with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
             spec.loader.exec_module(module)
     except SyntaxError as error:
+        frames = traceback.extract_tb(error.__traceback__)
+        kept = [f for f in frames if context.keep(f.filename)]
+        lines = ["Traceback (most recent call last):\n", *traceback.format_list(kept)]
+        lines += traceback.format_exception_only(type(error), error)
         emit(
             event="load_error",
             kind="syntax",
-            message=f"SyntaxError: {error.msg}",
+            message=f"{type(error).__name__}: {error.msg}",
             file=error.filename,
             line=error.lineno,
-            traceback="".join(traceback.format_exception_only(type(error), error)),
-            output=captured.getvalue(),
+            traceback="".join(lines if kept else lines[1:]),
+            output=tail(captured.getvalue()),
         )
         return None
     except (Exception, SystemExit) as error:  # noqa: BLE001 - any failure at load is reported
@@ -101,25 +115,28 @@ def load(path: str, context: Context, emit) -> types.ModuleType | None:
         details = describe(error, context)
         if isinstance(error, AssertionError):  # a test called at the top level failed
             details["message"] = f"AssertionError: {details['message']}"
-        emit(event="load_error", kind=kind, output=captured.getvalue(), **details)
+        emit(event="load_error", kind=kind, output=tail(captured.getvalue()), **details)
         return None
-    emit(event="loaded", seconds=time.perf_counter() - started, output=captured.getvalue())
+    emit(event="loaded", seconds=time.perf_counter() - started, output=tail(captured.getvalue()))
     return module
 
 
-def collect(module: types.ModuleType, path: str) -> list[tuple[str, int, types.FunctionType]]:
-    """Top-level test_* functions defined in this file, in order; test_module (an aggregator
-    that calls the others in many course files) runs last."""
+def collect(module: types.ModuleType, path: str) -> list[tuple[str, int, object]]:
+    """Top-level test_* functions defined in this file, in definition order; test_module (an
+    aggregator that calls the others in many course files) runs last."""
     found = []
     for name, value in vars(module).items():
-        if not name.startswith("test") or not isinstance(value, types.FunctionType):
+        if not name.startswith("test_") or not callable(value):
             continue
-        if not (name.startswith("test_") or name == "test"):
+        try:
+            function = inspect.unwrap(value)  # a decorated test: where its body is defined
+        except Exception:  # noqa: BLE001 - a wrapper chain that loops or fails: not a test
             continue
-        if os.path.realpath(value.__code__.co_filename) != path:
-            continue  # imported from elsewhere: not this module's test
-        found.append((name, value.__code__.co_firstlineno, value))
-    found.sort(key=lambda item: (item[0] == "test_module", item[1]))
+        code = getattr(function, "__code__", None)
+        if not isinstance(code, types.CodeType) or os.path.realpath(code.co_filename) != path:
+            continue  # imported from elsewhere (or not a function): not this module's test
+        found.append((name, code.co_firstlineno, value))
+    found.sort(key=lambda item: (item[0] == AGGREGATOR, item[1]))
     return found
 
 
@@ -128,15 +145,26 @@ def run_test(function, context: Context) -> dict:
     started = time.perf_counter()
     try:
         with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
-            function()
+            call(function)
     except AssertionError as error:
         result = {"outcome": "failed", **describe(error, context)}
     except (Exception, SystemExit) as error:  # noqa: BLE001 - a test's error is a result
         result = {"outcome": "error", **describe(error, context)}
     else:
         result = {"outcome": "passed", "message": "", "file": None, "line": None, "traceback": ""}
-    result.update(seconds=time.perf_counter() - started, output=captured.getvalue())
+    result.update(seconds=time.perf_counter() - started, output=tail(captured.getvalue()))
     return result
+
+
+def call(function) -> None:
+    """Call a test; an async test is awaited and a generator test is run to its end, so that
+    neither passes without its body having run."""
+    result = function()
+    if inspect.iscoroutine(result):
+        asyncio.run(result)
+    elif inspect.isgenerator(result):
+        for _ in result:
+            pass
 
 
 def describe(error: BaseException, context: Context) -> dict:
@@ -148,34 +176,83 @@ def describe(error: BaseException, context: Context) -> dict:
     lines = ["Traceback (most recent call last):\n", *traceback.format_list(kept)]
     lines += traceback.format_exception_only(type(error), error)
     return {
-        "message": message_for(error, frames, where),
+        "message": message_for(error),
         "file": where.filename if where else None,
         "line": where.lineno if where else None,
         "traceback": "".join(lines) if kept else "".join(lines[-1:]),
     }
 
 
-def message_for(error: BaseException, frames, where) -> str:
+def message_for(error: BaseException) -> str:
+    """One line: `not implemented yet: Tensor.matmul`, `assert x == 4 (x = 3)`, or
+    `ValueError: shapes do not match`."""
+    innermost = last_traceback(error)
     if isinstance(error, NotImplementedError):
-        return f"not implemented yet: {raising_function(error, frames)}"
+        code = innermost.tb_frame.f_code if innermost else None
+        return f"not implemented yet: {getattr(code, 'co_qualname', '?') if code else '?'}"
     text = str(error).strip()
     if isinstance(error, AssertionError):
-        if text:
-            return text.splitlines()[0]
-        source = linecache.getline(where.filename, where.lineno).strip() if where else ""
-        return f"assertion failed: {source}" if source else "assertion failed"
+        return text.splitlines()[0] if text else failed_assertion(innermost)
     name = type(error).__name__
     return f"{name}: {text.splitlines()[0]}" if text else name
 
 
-def raising_function(error: BaseException, frames) -> str:
-    """The qualified name of the function that raised (e.g. Tensor.__init__)."""
+def last_traceback(error: BaseException) -> types.TracebackType | None:
+    """The traceback entry of the frame that raised."""
     tb = error.__traceback__
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next
+    return tb
+
+
+def failed_assertion(tb: types.TracebackType | None) -> str:
+    """A bare `assert` that failed: its source line, with the values of the plain variable
+    names it uses (read from the frame, never by evaluating anything)."""
     if tb is None:
-        return frames[-1].name if frames else "?"
-    return getattr(tb.tb_frame.f_code, "co_qualname", tb.tb_frame.f_code.co_name)
+        return "assertion failed"
+    frame = tb.tb_frame
+    source = linecache.getline(frame.f_code.co_filename, tb.tb_lineno).strip()
+    if not source:
+        return "assertion failed"
+    shown = []
+    for name in assertion_names(source):
+        if name in frame.f_locals:
+            value = frame.f_locals[name]
+        elif name in frame.f_globals:
+            value = frame.f_globals[name]
+        else:
+            continue
+        if callable(value) or isinstance(value, types.ModuleType):
+            continue
+        shown.append(f"{name} = {short_repr(value)}")
+    return f"{source} ({', '.join(shown)})" if shown else source
+
+
+def assertion_names(source: str) -> list[str]:
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # an assert that spans several lines: show the first one alone
+        return []
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id not in names:
+            names.append(node.id)
+    return names
+
+
+def short_repr(value) -> str:
+    shorten = reprlib.Repr()
+    shorten.maxstring = shorten.maxother = 60
+    try:
+        return " ".join(shorten.repr(value).split())
+    except Exception:  # noqa: BLE001 - a broken __repr__ must not hide the failure
+        return f"<{type(value).__name__}>"
+
+
+def tail(text: str) -> str:
+    if len(text) <= OUTPUT_LIMIT:
+        return text
+    return f"[... {len(text) - OUTPUT_LIMIT} characters cut ...]\n" + text[-OUTPUT_LIMIT:]
 
 
 if __name__ == "__main__":

@@ -1,182 +1,357 @@
 """The student release: a copy of the course with solutions stripped and the package reduced.
 
-Every `### BEGIN SOLUTION ... ### END SOLUTION` block becomes `# YOUR CODE HERE` plus
-`raise NotImplementedError()` at the block's indentation (the nbgrader convention); every part
-of `tinytorch/` that a module exports is removed (students export it themselves), while what
-no module exports (the hand-written `tinytorch/__init__.py`, package folders) stays; progress
-starts empty. `release.json` records the SHA-256 of every locked graded cell, so grading can
-tell when a student edited a test.
+Every `### BEGIN SOLUTION ... ### END SOLUTION` block of a module file becomes
+`# YOUR CODE HERE` plus `raise NotImplementedError()` at the block's indentation (the nbgrader
+convention). Every part of `tinytorch/` that a module exports is removed, because students
+export it themselves; what no module exports stays: the hand-written `tinytorch/__init__.py`,
+any other hand-written file, and the package `__init__.py` files tito created (so
+`tinytorch.core` is a package from the first day; export would only recreate them). Progress
+starts empty. `release.json` records, per module, a SHA-256 fingerprint of every locked graded
+cell, so that grading can tell when a student edited a test.
+
+The copy is built in a hidden folder beside OUT and moved into place only when complete, so a
+failure leaves OUT as it was.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from tito import __version__
 from tito.course.catalog import Course, load_course
-from tito.course.cells import SOLUTION_BEGIN, SOLUTION_END, Cell, parse_cells
+from tito.course.cells import SOLUTION_BEGIN, SOLUTION_END, Cell, parse_cells, split_lines
 from tito.course.errors import TitoError
 
 MANIFEST = "release.json"
-SKIP = shutil.ignore_patterns(
-    ".git",
-    ".venv",
-    "venv",
-    ".tito",
-    "__pycache__",
-    ".pytest_cache",
-    ".ruff_cache",
-    ".hypothesis",
-    "*.egg-info",
-    "build",
-    "dist",
-    ".ipynb_checkpoints",
-    "*.ipynb",
-    "*.pyc",
-    "tests",  # the developers' suite checks the reference package, not a student's
+MANIFEST_VERSION = 1
+FINGERPRINT = (
+    "sha256 of the cell's nbgrader grade_id, grade, locked and points (JSON, sorted keys), a "
+    "newline, and the cell body with line ends normalised to LF, trailing spaces removed from "
+    "every line and blank lines at both ends dropped"
 )
+# Skipped at any depth: tool state, caches, compiled files, and notebooks (generated from the
+# instructor's .py, so they would carry the solutions).
+SKIP_ANYWHERE = frozenset(
+    {".git", ".tito", "__pycache__", ".pytest_cache", ".ruff_cache", ".hypothesis"}
+)
+SKIP_ANYWHERE_SUFFIXES = (".egg-info", ".ipynb", ".pyc")
+# Skipped only at the course root: virtual environments, build output, and the developers'
+# test suite (it checks the complete reference package, which a student copy never has).
+SKIP_AT_ROOT = frozenset({".venv", "venv", "build", "dist", "tests"})
+# A top-level test function in a cell, as the runner collects them (`test_*` or `test`).
+TEST_DEF = re.compile(r"^def (test_\w*|test)\s*\(", re.MULTILINE)
+KEEP_ON_FORCE = ".git"  # OUT may be a clone of the students' repository
+
+
+@dataclass(frozen=True)
+class GradedCell:
+    """One graded cell of a module file, as grading needs it."""
+
+    grade_id: str
+    points: float | None  # None when the metadata holds no valid number
+    locked: bool
+    tests: tuple[str, ...]  # the top-level test functions it defines
+    fingerprint: str
+    line: int
 
 
 @dataclass
 class ReleaseSummary:
+    """What `release_student` wrote."""
+
     out: Path
+    files: int = 0  # files copied into the release
     stripped: dict[str, int] = field(default_factory=dict)  # module id -> solution blocks
-    locked: dict[str, dict] = field(default_factory=dict)  # module id -> grade_id -> sha256
+    locked: dict[str, list[str]] = field(default_factory=dict)  # module id -> locked grade ids
     removed: list[str] = field(default_factory=list)  # package files students start without
+    manifest: dict = field(default_factory=dict)
+
+
+# ── solutions ──
 
 
 def strip_solutions(text: str, path: str | Path) -> tuple[str, int]:
     """Replace each solution block by `raise NotImplementedError()`; count the blocks."""
     out: list[str] = []
-    begin_line, indent, count = None, "", 0
-    for number, line in enumerate(text.splitlines(keepends=True), 1):
+    begin_line, count = None, 0
+    for number, line in enumerate(split_lines(text, keepends=True), 1):
         marker = line.strip()
         if marker == SOLUTION_BEGIN:
             if begin_line is not None:
                 raise TitoError(
                     f"{path}:{number}: '{SOLUTION_BEGIN}' inside the block opened at line "
-                    f"{begin_line} (solution blocks cannot nest)."
+                    f"{begin_line}; solution blocks cannot nest.",
+                    hint="Close the first block before opening another.",
                 )
-            begin_line, indent = number, line[: len(line) - len(line.lstrip())]
-            newline = "\r\n" if line.endswith("\r\n") else "\n"
+            begin_line = number
+            indent = line[: len(line) - len(line.lstrip())]
+            newline = line[len(line.rstrip("\r\n")) :] or "\n"
             out.append(
                 f"{indent}# YOUR CODE HERE{newline}{indent}raise NotImplementedError(){newline}"
             )
         elif marker == SOLUTION_END:
             if begin_line is None:
-                raise TitoError(f"{path}:{number}: '{SOLUTION_END}' without a matching begin.")
+                raise TitoError(
+                    f"{path}:{number}: '{SOLUTION_END}' without a '{SOLUTION_BEGIN}' before it."
+                )
             begin_line, count = None, count + 1
         elif begin_line is None:
             out.append(line)
     if begin_line is not None:
-        raise TitoError(f"{path}:{begin_line}: '{SOLUTION_BEGIN}' is never closed.")
+        raise TitoError(
+            f"{path}:{begin_line}: '{SOLUTION_BEGIN}' is never closed.",
+            hint=f"Add '{SOLUTION_END}' at the end of the solution.",
+        )
     return "".join(out), count
 
 
+# ── graded cells and fingerprints ──
+
+
 def cell_fingerprint(cell: Cell) -> str:
-    """SHA-256 of a cell's header and code, ignoring surrounding blank lines."""
-    text = (cell.header or "").strip() + "\n" + cell.body.strip()
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    """SHA-256 of what makes a graded cell: its grading metadata and its code (see FINGERPRINT).
+
+    Whitespace at line ends and blank lines around the body do not count, so an editor that
+    trims spaces or a checkout with CRLF line ends does not make a test look edited; the key
+    order of the JSON and extra nbgrader keys (schema_version, checksum) do not count either.
+    """
+    meta = cell.nbgrader
+    head = json.dumps({key: meta.get(key) for key in ("grade_id", "grade", "locked", "points")})
+    lines = [line.rstrip() for line in split_lines(cell.body)]
+    body = "\n".join(lines).strip("\n")
+    return hashlib.sha256(f"{head}\n{body}".encode()).hexdigest()
 
 
-def locked_cells(cells: list[Cell]) -> dict[str, str]:
-    """grade_id -> fingerprint for every locked, graded cell."""
-    found = {}
-    for index, cell in enumerate(cells):
-        meta = cell.nbgrader
-        if cell.kind == "code" and meta.get("grade") and meta.get("locked"):
-            found[str(meta.get("grade_id") or f"cell-{index}")] = cell_fingerprint(cell)
+def graded_cells(cells: list[Cell], path: str | Path) -> dict[str, GradedCell]:
+    """Every graded code cell by grade_id; a missing or repeated grade_id is an error."""
+    found: dict[str, GradedCell] = {}
+    for cell in cells:
+        if cell.kind != "code" or not cell.nbgrader.get("grade"):
+            continue
+        graded = read_graded_cell(cell, path)
+        if not graded.grade_id:
+            raise TitoError(
+                f"{path}:{cell.line}: this graded cell has no grade_id.",
+                hint='Add one, e.g. nbgrader={"grade": true, "grade_id": "test-x"}.',
+            )
+        if graded.grade_id in found:
+            raise TitoError(
+                f"{path}:{cell.line}: grade_id '{graded.grade_id}' is already used by the cell "
+                f"on line {found[graded.grade_id].line}; every graded cell needs its own."
+            )
+        points = graded.points
+        if points is None:
+            raise TitoError(
+                f"{path}:{cell.line}: nbgrader 'points' must be a number >= 0, "
+                f"not {cell.nbgrader.get('points')!r}."
+            )
+        found[graded.grade_id] = graded
     return found
 
 
-def graded_points(cells: list[Cell]) -> dict[str, float]:
-    """grade_id -> points for every graded cell."""
+def read_graded_cell(cell: Cell, path: str | Path) -> GradedCell:
+    """One graded cell as written, unchecked (grading reads students' files with it)."""
+    meta = cell.nbgrader
+    grade_id = meta.get("grade_id")
+    points = meta.get("points", 0) or 0
+    valid = not isinstance(points, bool) and isinstance(points, int | float) and points >= 0
+    return GradedCell(
+        grade_id=grade_id if isinstance(grade_id, str) else "",
+        points=float(points) if valid else None,
+        locked=bool(meta.get("locked")),
+        tests=tuple(TEST_DEF.findall(cell.body)),
+        fingerprint=cell_fingerprint(cell),
+        line=cell.line,
+    )
+
+
+def module_manifest(relative: str, cells: dict[str, GradedCell]) -> dict:
+    """The manifest entry of one module file."""
     return {
-        str(cell.nbgrader.get("grade_id") or f"cell-{index}"): float(
-            cell.nbgrader.get("points") or 0
-        )
-        for index, cell in enumerate(cells)
-        if cell.kind == "code" and cell.nbgrader.get("grade")
+        "file": relative,
+        "cells": {gid: cell.fingerprint for gid, cell in cells.items() if cell.locked},
+        "points": {gid: cell.points for gid, cell in cells.items()},
+        "tests": {gid: list(cell.tests) for gid, cell in cells.items()},
     }
+
+
+# ── the release ──
 
 
 def release_student(course: Course, out: Path, *, force: bool = False) -> ReleaseSummary:
     """Write the student copy of `course` to `out`; nothing is written if a file is invalid."""
-    out = out.resolve()
+    out = Path(os.path.abspath(out))
     _check_destination(course, out, force)
-    stripped = _strip_all(course)  # every error is found before anything is written
-    if out.exists():
-        shutil.rmtree(out)
-    shutil.copytree(course.root, out, ignore=SKIP)
-    summary = ReleaseSummary(out=out)
-    for module_id, (relative, text, count, cells) in stripped.items():
-        (out / relative).write_text(text, encoding="utf-8")
-        summary.stripped[module_id] = count
-        summary.locked[module_id] = {
-            "file": relative,
-            "cells": locked_cells(cells),
-            "points": graded_points(cells),
+    modules = _strip_all(course)  # every marker or metadata error is found before any write
+    try:
+        return _write_release(course, out, modules)
+    except OSError as error:
+        raise TitoError(
+            f"Could not write the release to {out} ({error.strerror or error}).",
+            hint="Check that its parent folder exists and is writable.",
+        ) from None
+
+
+def _write_release(course: Course, out: Path, modules: dict) -> ReleaseSummary:
+    """Build the release in a hidden folder beside `out`, then move it into place."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tito-tmp", dir=out.parent))
+    try:
+        summary = ReleaseSummary(out=out, files=_copy_course(course.root, staging))
+        entries = {}
+        for module_id, (relative, text, count, cells) in modules.items():
+            (staging / relative).write_text(text, encoding="utf-8", newline="")
+            summary.stripped[module_id] = count
+            summary.locked[module_id] = [gid for gid, cell in cells.items() if cell.locked]
+            entries[module_id] = module_manifest(relative, cells)
+        summary.removed = _reduce_package(staging)
+        summary.manifest = {
+            "manifest_version": MANIFEST_VERSION,
+            "tito_version": __version__,
+            "released_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "fingerprint": FINGERPRINT,
+            "modules": entries,
         }
-    summary.removed = _reduce_package(out)
-    _write_manifest(summary)
+        text = json.dumps(summary.manifest, indent=2) + "\n"
+        (staging / MANIFEST).write_text(text, encoding="utf-8")
+        _move_into_place(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return summary
 
 
 def _check_destination(course: Course, out: Path, force: bool) -> None:
-    if out == course.root or course.root in out.parents:
+    root = course.root.resolve()
+    real = out.resolve()
+    if real == root or root in real.parents:
         raise TitoError(f"{out} is inside the course; choose a folder outside it.")
+    if real in root.parents:
+        raise TitoError(f"{out} contains the course itself; choose a folder outside it.")
     if out.exists() and not out.is_dir():
         raise TitoError(f"{out} exists and is not a folder.")
-    if out.exists() and any(out.iterdir()) and not force:
+    if out.is_dir() and any(out.iterdir()) and not force:
         raise TitoError(
-            f"{out} is not empty.", hint="Choose an empty folder, or add --force to replace it."
+            f"{out} is not empty.",
+            hint=f"Choose an empty folder, or add --force to replace its contents "
+            f"(a {KEEP_ON_FORCE} folder in it is kept).",
         )
 
 
-def _strip_all(course: Course) -> dict[str, tuple[str, str, int, list[Cell]]]:
+def _strip_all(course: Course) -> dict[str, tuple[str, str, int, dict[str, GradedCell]]]:
+    """Per module: relative path, student text, solution blocks, graded cells."""
     stripped = {}
     for module in course.modules.values():
         relative = module.source_path.relative_to(course.root).as_posix()
-        text = module.source_path.read_text(encoding="utf-8")
+        try:
+            text = module.source_path.read_bytes().decode("utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise TitoError(f"{relative} cannot be read as UTF-8 text ({error}).") from None
         student, count = strip_solutions(text, relative)
-        stripped[module.id] = (relative, student, count, parse_cells(student, relative))
+        # Checked on the instructor's text, so an error names the line they see; fingerprinted
+        # on the student's text, which is what submissions are compared with.
+        graded_cells(parse_cells(text, relative), relative)
+        cells = graded_cells(parse_cells(student, relative), relative)
+        stripped[module.id] = (relative, student, count, cells)
     return stripped
 
 
-def _reduce_package(out: Path) -> list[str]:
-    """Remove every module's exported part from the copy's package."""
+def skip_names(folder: str, names: list[str]) -> set[str]:
+    """`shutil.copytree` ignore function: what a release (or a course copy) leaves out."""
+    skipped = set()
+    at_root = _is_course_root(Path(folder))
+    for name in names:
+        path = Path(folder, name)
+        if (
+            name in SKIP_ANYWHERE
+            or name.endswith(SKIP_ANYWHERE_SUFFIXES)
+            or name == ".ipynb_checkpoints"
+            or ".tito-tmp" in name  # a temporary file of an interrupted export
+            or (at_root and name in SKIP_AT_ROOT)
+            or (path.is_dir() and (path / "pyvenv.cfg").is_file())  # any virtual environment
+        ):
+            skipped.add(name)
+    return skipped
+
+
+SKIP = skip_names  # the name other code (tests/e2e) copies the course with
+
+
+def _is_course_root(folder: Path) -> bool:
+    return (folder / "modules").is_dir() and (folder / "tinytorch").is_dir()
+
+
+def _copy_course(root: Path, staging: Path) -> int:
+    copied = 0
+
+    def copy(source: str, target: str) -> str:
+        nonlocal copied
+        copied += 1
+        return shutil.copy2(source, target)
+
+    shutil.copytree(root, staging, ignore=skip_names, copy_function=copy, dirs_exist_ok=True)
+    return copied
+
+
+def _reduce_package(copy_root: Path) -> list[str]:
+    """Remove every module's exported part from the copy's package; list deleted files."""
     from tito.course.export import plan_removal, write_plan
 
-    copy = load_course(out)
+    copy = load_course(copy_root)
     removed = []
     for module in reversed(list(copy.modules.values())):
         plan = plan_removal(copy, module)
         write_plan(plan)
-        removed += [f.path.relative_to(out).as_posix() for f in plan.files if f.new_text is None]
+        removed += [
+            f.path.relative_to(copy_root).as_posix() for f in plan.files if f.new_text is None
+        ]
     return sorted(removed)
 
 
-def _write_manifest(summary: ReleaseSummary) -> None:
-    manifest = {
-        "tito_version": __version__,
-        "released_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "modules": summary.locked,
-    }
-    (summary.out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+def _move_into_place(staging: Path, out: Path) -> None:
+    """Make `out` hold exactly what `staging` holds (keeping `out/.git`)."""
+    if not out.exists():
+        os.replace(staging, out)
+        return
+    for child in out.iterdir():
+        if child.name == KEEP_ON_FORCE:
+            continue
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+    for child in staging.iterdir():
+        os.replace(child, out / child.name)
+
+
+# ── reading the manifest ──
 
 
 def read_manifest(path: Path) -> dict:
+    """Load and check a `release.json`; a problem is a TitoError naming the file."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise TitoError(f"The release manifest {path} does not exist.") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise TitoError(f"The release manifest {path} cannot be read ({error}).") from None
-    if not isinstance(data, dict) or not isinstance(data.get("modules"), dict):
-        raise TitoError(f"The release manifest {path} has no 'modules' mapping.")
+    modules = data.get("modules") if isinstance(data, dict) else None
+    if not isinstance(modules, dict) or not all(
+        isinstance(entry, dict)
+        and isinstance(entry.get("cells"), dict)
+        and isinstance(entry.get("points"), dict)
+        for entry in modules.values()
+    ):
+        raise TitoError(
+            f"The release manifest {path} is not one tito wrote (no 'modules' with 'cells' and "
+            "'points').",
+            hint="Pass the release.json of the instructor's release with --manifest.",
+        )
     return data

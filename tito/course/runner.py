@@ -8,6 +8,8 @@ kills the whole process group if the run goes past the module's `test_timeout`.
 
 from __future__ import annotations
 
+import ast
+import bisect
 import json
 import os
 import signal
@@ -28,6 +30,10 @@ OUTPUT_TAIL = 4000
 
 @dataclass(frozen=True)
 class TestOutcome:
+    """One test's result; `file`/`line` point into the student's file when the failure does."""
+
+    __test__ = False  # not a pytest test class, though its name starts with Test
+
     name: str
     outcome: str  # passed | failed | error | timeout | not_run
     message: str = ""
@@ -44,6 +50,8 @@ class TestOutcome:
 
 @dataclass(frozen=True)
 class LoadProblem:
+    """Why the module file could not be loaded: a syntax error, an import, or an exception."""
+
     kind: str  # syntax | import | exception
     message: str
     file: str | None
@@ -53,6 +61,8 @@ class LoadProblem:
 
 @dataclass(frozen=True)
 class RunReport:
+    """A whole run: per-test outcomes, or the load problem; `message` is one sentence."""
+
     module_id: str
     status: str  # passed | failed | load_error | timeout | no_tests | crashed
     tests: tuple[TestOutcome, ...]
@@ -75,6 +85,7 @@ class RunReport:
         return sum(t.max_points for t in self.tests)
 
     def to_dict(self) -> dict:
+        """JSON-ready: the fields plus `passed`, `points` and `max_points`."""
         data = asdict(self)
         data.update(passed=self.passed, points=self.points, max_points=self.max_points)
         return data
@@ -85,6 +96,14 @@ class _Grading:
     points: float = 0.0
     grade_id: str | None = None
     locked: bool = False
+
+
+@dataclass(frozen=True)
+class _Process:
+    exit_code: int | None
+    stdout: str
+    stderr: str
+    timed_out: bool
 
 
 def run_module_tests(
@@ -101,27 +120,15 @@ def run_module_tests(
     limit = timeout or module.test_timeout
     with tempfile.TemporaryDirectory(prefix="tito-run-") as scratch:
         events_path = Path(scratch) / "events.jsonl"
+        command = [python, str(HARNESS), "--root", str(course.root)]
+        command += ["--file", str(path), "--out", str(events_path)]
         started = time.perf_counter()
-        exit_code, stdout, stderr, timed_out = _execute(
-            [
-                python,
-                str(HARNESS),
-                "--root",
-                str(course.root),
-                "--file",
-                str(path),
-                "--out",
-                str(events_path),
-            ],
-            course.root,
-            limit,
-        )
+        run = _execute(command, course.root, limit, Path(scratch))
         seconds = time.perf_counter() - started
         events = _read_events(events_path)
-    grading = _grading_by_test(text, path)
-    return _build_report(
-        module, path, events, grading, seconds, limit, timed_out, exit_code, stdout + stderr
-    )
+    grading, warnings = _grading_by_test(text, path)
+    limit_hint = "" if timeout else " (test_timeout in module.yaml)"
+    return _build_report(module, path, events, grading, seconds, limit, limit_hint, run, warnings)
 
 
 def _read(path: Path) -> str:
@@ -133,29 +140,43 @@ def _read(path: Path) -> str:
         raise TitoError(f"The module file {path} cannot be read as UTF-8 text ({exc}).") from None
 
 
-def _execute(command: list[str], cwd: Path, limit: float) -> tuple[int | None, str, str, bool]:
+def _execute(command: list[str], cwd: Path, limit: float, scratch: Path) -> _Process:
+    """Run the harness in its own process group; past `limit` seconds, kill the whole group.
+
+    Output goes to files, not pipes: a grandchild that escaped the group and still holds a
+    pipe open would otherwise keep us waiting for an end-of-file that never comes.
+    """
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     env.update(PYTHONDONTWRITEBYTECODE="1", MPLBACKEND="Agg", PYTHONUNBUFFERED="1")
-    process = subprocess.Popen(
-        command,
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        errors="replace",
-        start_new_session=True,  # its own process group: a timeout kills children too
-    )
-    try:
-        stdout, stderr = process.communicate(timeout=limit)
-        return process.returncode, stdout, stderr, False
-    except subprocess.TimeoutExpired:
-        _kill_group(process)
-        stdout, stderr = process.communicate()
-        return process.returncode, stdout, stderr, True
-    except BaseException:
-        _kill_group(process)
-        raise
+    stdout_path, stderr_path = scratch / "stdout", scratch / "stderr"
+    with open(stdout_path, "wb") as stdout, open(stderr_path, "wb") as stderr:
+        try:
+            process = subprocess.Popen(
+                command,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=stderr,
+                start_new_session=True,  # its own process group: a timeout kills children too
+            )
+        except OSError as exc:
+            raise TitoError(
+                f"The tests could not be started with {command[0]} ({exc.strerror or exc})."
+            ) from None
+        timed_out = False
+        try:
+            process.wait(timeout=limit)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _kill_group(process)
+            process.wait()
+        except BaseException:
+            _kill_group(process)
+            process.wait()
+            raise
+        _kill_group(process)  # leftovers a finished test started in the background
+    return _Process(process.returncode, _tail(stdout_path), _tail(stderr_path), timed_out)
 
 
 def _kill_group(process: subprocess.Popen) -> None:
@@ -163,6 +184,14 @@ def _kill_group(process: subprocess.Popen) -> None:
         os.killpg(process.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _tail(path: Path) -> str:
+    """The last OUTPUT_TAIL characters (about) of a file the process wrote."""
+    with open(path, "rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        handle.seek(max(0, handle.tell() - OUTPUT_TAIL))
+        return handle.read().decode("utf-8", errors="replace")
 
 
 def _read_events(path: Path) -> list[dict]:
@@ -179,55 +208,88 @@ def _read_events(path: Path) -> list[dict]:
     return events
 
 
-def _grading_by_test(text: str, path: Path) -> dict[int, _Grading]:
-    """Points per test, keyed by the line of its `def`: a graded cell's points are split
-    equally between the tests it defines."""
+def _grading_by_test(text: str, path: Path) -> tuple[dict[int, _Grading], tuple[str, ...]]:
+    """Points per test, keyed by the first line of its function (its first decorator, if
+    any, as in `co_firstlineno`). A test takes the nbgrader metadata of the cell holding its
+    `def` line; a graded cell's points are split equally between the tests it defines."""
     try:
         cells = parse_cells(text, path)
-    except TitoError:
-        return {}
-    lines = text.splitlines()
+    except TitoError as error:
+        return {}, (f"{error.message} Points were not counted.",)
+    try:
+        tree = ast.parse(text, str(path))
+    except (SyntaxError, ValueError):
+        return {}, ()  # the harness reports the syntax error itself
+    functions = [
+        node
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.name.startswith("test_")
+    ]
+    starts = [cell.line for cell in cells]
+    by_cell: dict[int, list[int]] = {}
+    for node in functions:
+        first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+        index = bisect.bisect_right(starts, node.lineno) - 1
+        by_cell.setdefault(index, []).append(first)
     grading: dict[int, _Grading] = {}
-    for index, cell in enumerate(cells):
-        metadata = cell.nbgrader
-        if cell.kind != "code" or not metadata.get("grade"):
+    for index, firsts in by_cell.items():
+        metadata = cells[index].nbgrader  # cells start at line 1, so index >= 0
+        if cells[index].kind != "code" or not metadata.get("grade"):
             continue
-        end = cells[index + 1].line if index + 1 < len(cells) else len(lines) + 1
-        defs = [n for n in range(cell.body_line, end) if lines[n - 1].startswith("def test")]
-        points = float(metadata.get("points") or 0)
-        for number in defs:
-            grading[number] = _Grading(
-                points / len(defs), metadata.get("grade_id"), bool(metadata.get("locked"))
+        points = _number(metadata.get("points"))
+        for first in firsts:
+            grading[first] = _Grading(
+                points / len(firsts), metadata.get("grade_id"), bool(metadata.get("locked"))
             )
-    return grading
+    return grading, ()
 
 
-def _build_report(module, path, events, grading, seconds, limit, timed_out, exit_code, output):
+def _number(value) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0.0
+    return float(value)
+
+
+def _build_report(
+    module, path, events, grading, seconds, limit, limit_hint, run, warnings
+) -> RunReport:
     kinds = {e.get("event") for e in events}
-    load_output = "".join(e.get("output", "") for e in events if e.get("event") == "loaded")
+    finished = "done" in kinds
+    timed_out = run.timed_out and not finished
+    loaded = next((e for e in events if e.get("event") == "loaded"), {})
+    load_output = loaded.get("output", "")
     load_error = next((e for e in events if e.get("event") == "load_error"), None)
     if load_error is not None:
         problem = LoadProblem(
-            load_error["kind"],
-            load_error["message"],
+            load_error.get("kind", "exception"),
+            load_error.get("message", ""),
             load_error.get("file"),
             load_error.get("line"),
             load_error.get("traceback", ""),
         )
-        where = f" at {Path(problem.file).name}:{problem.line}" if problem.file else ""
-        message = f"{path.name} could not be loaded: {problem.message}{where}"
         return RunReport(
-            module.id, "load_error", (), problem, seconds, load_error["output"], message
+            module.id,
+            "load_error",
+            (),
+            problem,
+            seconds,
+            load_error.get("output", ""),
+            _load_message(problem, path),
+            warnings,
         )
-    tests = _outcomes(events, grading, timed_out)
-    running = next((t.name for t in tests if t.outcome == "timeout"), None)
+    tests = _outcomes(events, grading, timed_out, str(path))
+    started = [e["name"] for e in events if e.get("event") == "test_start"]
+    running = started[-1] if started and started[-1] not in _ended(events) else None
+    during = f" in {running}" if running else ("" if loaded else " while loading the file")
     if timed_out:
-        during = f" in {running}" if running else " while loading the file"
-        status, message = "timeout", f"Timed out after {limit:g} s{during}; the run was stopped."
-    elif "done" not in kinds:
+        status = "timeout"
+        message = f"Timed out after {limit:g} s{during}{limit_hint}; the run was stopped."
+    elif not finished:
         status = "crashed"
-        tail = output.strip().splitlines()[-1:] or ["no output"]
-        message = f"The test process ended early (exit code {exit_code}): {tail[0]}"
+        message = f"The test process died {_exit_description(run.exit_code)}{during}"
+        last = run.stderr.strip().splitlines()[-1:]
+        message += f": {last[0].strip()}" if last else "."
     elif not tests:
         status = "no_tests"
         message = f"No tests found in {path.name}: write top-level functions named test_*."
@@ -235,18 +297,35 @@ def _build_report(module, path, events, grading, seconds, limit, timed_out, exit
         passed = sum(t.outcome == "passed" for t in tests)
         status = "passed" if passed == len(tests) else "failed"
         message = f"{passed} of {len(tests)} tests passed"
-    return RunReport(
-        module.id,
-        status,
-        tuple(tests),
-        None,
-        seconds,
-        (load_output + output)[-OUTPUT_TAIL:],
-        message,
-    )
+    output = (load_output + run.stdout + run.stderr)[-OUTPUT_TAIL:]
+    return RunReport(module.id, status, tuple(tests), None, seconds, output, message, warnings)
 
 
-def _outcomes(events: list[dict], grading: dict[int, _Grading], timed_out: bool) -> list:
+def _load_message(problem: LoadProblem, path: Path) -> str:
+    """`SyntaxError at tensor_dev.py:12: invalid syntax`."""
+    kind, _, detail = problem.message.partition(": ")
+    if not detail:
+        kind, detail = problem.message, ""
+    where = Path(problem.file).name if problem.file else path.name
+    if problem.line:
+        where += f":{problem.line}"
+    return f"{kind} at {where}: {detail}" if detail else f"{kind} at {where}"
+
+
+def _exit_description(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            return f"(killed by signal {signal.Signals(-code).name})"
+        except ValueError:
+            return f"(killed by signal {-code})"
+    return f"(exit code {code})"
+
+
+def _ended(events: list[dict]) -> set[str]:
+    return {e["name"] for e in events if e.get("event") == "test_end"}
+
+
+def _outcomes(events: list[dict], grading: dict[int, _Grading], timed_out: bool, path: str):
     collected = next((e["tests"] for e in events if e.get("event") == "collected"), [])
     ended = {e["name"]: e for e in events if e.get("event") == "test_end"}
     started = {e["name"] for e in events if e.get("event") == "test_start"}
@@ -255,18 +334,19 @@ def _outcomes(events: list[dict], grading: dict[int, _Grading], timed_out: bool)
         grade = grading.get(line, _Grading())
         end = ended.get(name)
         if end is None:
-            hung = name in started
-            outcome = "timeout" if hung and timed_out else ("error" if hung else "not_run")
-            message = "killed at the time limit" if outcome == "timeout" else ""
-            if outcome == "error":
-                message = "the process died during this test"
+            if name not in started:
+                outcome, message = "not_run", ""
+            elif timed_out:
+                outcome, message = "timeout", "killed at the time limit"
+            else:
+                outcome, message = "error", "the test process died during this test"
+            where = (path, line) if name in started else (None, None)
             outcomes.append(
                 TestOutcome(
                     name,
                     outcome,
                     message,
-                    None,
-                    line,
+                    *where,
                     0.0,
                     0.0,
                     grade.points,
@@ -275,11 +355,11 @@ def _outcomes(events: list[dict], grading: dict[int, _Grading], timed_out: bool)
                 )
             )
             continue
-        earned = grade.points if end["outcome"] == "passed" else 0.0
+        earned = grade.points if end.get("outcome") == "passed" else 0.0
         outcomes.append(
             TestOutcome(
                 name,
-                end["outcome"],
+                end.get("outcome", "error"),
                 end.get("message", ""),
                 end.get("file"),
                 end.get("line"),
