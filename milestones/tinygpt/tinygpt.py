@@ -1,9 +1,14 @@
 """Milestone 2018: TinyGPT learns synthetic sequence tasks with your own transformer."""
 
+import os
 import sys
 import time
 from pathlib import Path
 
+# One BLAS thread: TinyGPT's 32-wide matrices are too small to split between threads, and on a
+# busy machine a second, busy-waiting thread made each step 2-10x slower (benchmarks/gpt_step).
+# OpenBLAS reads this once, when NumPy is first imported, so it is set before that import.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np
 from common import ProgressBar, finish, parse_args, plot_losses, sparkline
@@ -79,7 +84,7 @@ def show_samples(model, rng: np.random.Generator) -> None:
 
 
 def main() -> None:
-    args = parse_args(__doc__, default_steps=2000, quick_steps=1000)
+    args = parse_args(__doc__, default_steps=2000, quick_steps=1500)
     rng = np.random.default_rng(args.seed)
     np.random.seed(args.seed)
     model = GPT(vocab_size=VOCAB, embed_dim=32, num_layers=2, num_heads=4, max_seq_len=CONTEXT)

@@ -22,6 +22,17 @@ def test_lookup_gradient_is_a_scatter_add():
     assert_matches_torch(lookup, lambda w: (w[IDS] ** 2).sum(), table)
 
 
+def test_embedding_layer_gradient():
+    table = Embedding(5, 4)
+
+    def build(weight):
+        table.weight = weight
+        return (table(IDS) ** 2).sum()
+
+    assert_finite_differences(build, np.random.default_rng(2).normal(size=(5, 4)))
+    assert table([]).shape == (0, 4), "no ids: an empty lookup, not an error"
+
+
 def test_positional_gradient_and_errors():
     rng = np.random.default_rng(1)
     positions = PositionalEncoding(6, 4)

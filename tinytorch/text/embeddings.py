@@ -26,6 +26,8 @@ class Embedding(Module):
 
     def forward(self, ids) -> Tensor:
         ids = np.asarray(ids.data if isinstance(ids, Tensor) else ids)
+        if ids.size == 0:
+            ids = ids.astype(np.int64)  # np.asarray([]) is float64; no id is still valid
         if ids.dtype.kind not in "iu":
             raise TypeError(f"Embedding ids must be integers, not {ids.dtype}.")
         if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size):
