@@ -21,12 +21,26 @@ if str(COURSE_ROOT) not in sys.path:
 SPARKS = "▁▂▃▄▅▆▇█"
 
 
-def parse_args(description: str, default_steps: int, quick_steps: int, extra=None):
-    """--quick, --seed, --steps, --plot (and whatever `extra(parser)` adds)."""
+def parse_args(
+    description: str,
+    default_steps: int,
+    quick_steps: int,
+    extra=None,
+    steps_help: str = "training steps",
+) -> argparse.Namespace:
+    """--quick, --seed, --steps, --plot (and whatever `extra(parser)` adds).
+
+    Unknown options are a usage error (exit 2), never silently ignored.
+    """
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="a short run for tests and CI")
     parser.add_argument("--seed", type=int, default=0, help="random seed (data and weights)")
-    parser.add_argument("--steps", type=int, default=None, help="training steps")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help=f"{steps_help} (default {default_steps}, {quick_steps} with --quick)",
+    )
     parser.add_argument("--plot", metavar="FILE", help="write the loss curve as a PNG")
     if extra is not None:
         extra(parser)
@@ -114,7 +128,26 @@ def plot_losses(path: str, losses, title: str) -> None:
     print(f"Loss curve written to {path}")
 
 
+def _plain(value):
+    """A JSON-safe value: NumPy scalars become Python numbers, NaN and infinity null."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def finish(result: dict) -> None:
     """Print the result as the last stdout line (one JSON object) and exit 0 iff it passed."""
-    print(json.dumps(result, default=float), flush=True)
-    sys.exit(0 if result.get("passed") else 1)
+    missing = {"passed", "final_loss", "accuracy", "seconds"} - result.keys()
+    if missing:
+        raise ValueError(f"The milestone result lacks {sorted(missing)}.")
+    result = {key: _plain(value) for key, value in result.items()}
+    result["passed"] = bool(result["passed"])
+    sys.stderr.flush()  # the progress bar's last line before the result
+    print(json.dumps(result), flush=True)
+    sys.exit(0 if result["passed"] else 1)

@@ -52,7 +52,10 @@ def main() -> None:
     single = Sequential(Linear(2, 1), Sigmoid())
     train(single, x_train, y_train, args.steps, "single layer")
     single_accuracy = accuracy(single, x_test, y_test)
-    print(f"single layer: accuracy {single_accuracy:.3f}: no straight line separates XOR")
+    print(
+        f"single layer: accuracy {single_accuracy:.3f}. No straight line separates XOR: "
+        "the best one gets 3 of the 4 corners right (0.75)."
+    )
 
     mlp = Sequential(Linear(2, 8), Tanh(), Linear(8, 1), Sigmoid())
     losses = train(mlp, x_train, y_train, args.steps, "two layers")

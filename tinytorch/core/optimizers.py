@@ -7,22 +7,25 @@ __all__ = ["Optimizer", "SGD", "Adam", "AdamW"]
 
 # ── from modules/06_optimizers/optimizers_dev.py ──
 
+import math
+
 import numpy as np
 
 from tinytorch.core.tensor import Tensor
 
 
 class Optimizer:
-    """Base class: keeps the parameters, clears their gradients, `step()` updates them."""
+    """Base class: keeps the parameters and their state, clears gradients; `step()` updates."""
 
     def __init__(self, params, lr: float):
-        self.params = [p for p in params]
+        self.params = _unique(params)
         if not self.params:
             raise ValueError("The optimizer got no parameters: pass model.parameters().")
-        if lr <= 0:
+        if not lr > 0:
             raise ValueError(f"The learning rate must be positive, not {lr}.")
         self.lr = lr
-        self.step_count = 0
+        self.state: list[dict] = [{} for _ in self.params]
+        self.step_count = 0  # calls to step(); each parameter counts its own updates
 
     def zero_grad(self) -> None:
         for p in self.params:
@@ -31,86 +34,112 @@ class Optimizer:
     def step(self) -> None:
         raise NotImplementedError("Subclasses implement step().")
 
+    def _with_gradients(self):
+        """(parameter, its gradient as an ndarray, its state) for every parameter with a .grad."""
+        for p, state in zip(self.params, self.state):
+            if p.grad is not None:
+                yield p, p.grad.data, state
+
+
+def _unique(params) -> list:
+    """The parameters in order, each once (a tied weight listed twice must step once)."""
+    unique, seen = [], set()
+    for p in params:
+        if not isinstance(p, Tensor):
+            raise TypeError(f"Optimizers update Tensors, not {type(p).__name__}.")
+        if id(p) not in seen:
+            seen.add(id(p))
+            unique.append(p)
+    return unique
+
+
+def _check_range(name: str, value: float, low: float, high: float = float("inf")) -> None:
+    if not low <= value < high:
+        raise ValueError(f"{name} must be in [{low}, {high}), not {value}.")
+
 
 class SGD(Optimizer):
     """Stochastic gradient descent with optional momentum and L2 weight decay."""
 
-    def __init__(self, params, lr: float = 0.01, momentum: float = 0.0, weight_decay: float = 0.0):
+    def __init__(self, params, lr: float, momentum: float = 0.0, weight_decay: float = 0.0):
         super().__init__(params, lr)
+        _check_range("momentum", momentum, 0.0, 1.0)
+        _check_range("weight_decay", weight_decay, 0.0)
         self.momentum = momentum
         self.weight_decay = weight_decay
-        self.velocity = [None] * len(self.params)
 
     def step(self) -> None:
         self.step_count += 1
-        for i, p in enumerate(self.params):
-            if p.grad is None:
-                continue
-            g = p.grad.data
+        for p, g, state in self._with_gradients():
             if self.weight_decay:
                 g = g + self.weight_decay * p.data
             if self.momentum:
-                if self.velocity[i] is None:
-                    self.velocity[i] = np.array(g, dtype=p.data.dtype)
+                buffer = state.get("momentum_buffer")
+                if buffer is None:
+                    buffer = state["momentum_buffer"] = np.array(g, dtype=p.data.dtype)
                 else:
-                    self.velocity[i] *= self.momentum
-                    self.velocity[i] += g
-                g = self.velocity[i]
+                    buffer *= self.momentum
+                    buffer += g
+                g = buffer
             p.data -= self.lr * g
 
 
 class Adam(Optimizer):
-    """Adam: per-parameter step sizes from running moments of the gradient."""
+    """Adam: per-parameter step sizes from bias-corrected running moments of the gradient."""
 
-    decoupled = False  # AdamW sets this: weight decay shrinks θ directly
+    decoupled_weight_decay = False  # AdamW sets this: decay shrinks θ instead of adding to g
 
     def __init__(
         self,
         params,
         lr: float = 1e-3,
-        betas: tuple = (0.9, 0.999),
+        betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.0,
     ):
         super().__init__(params, lr)
         self.beta1, self.beta2 = betas
+        _check_range("betas[0]", self.beta1, 0.0, 1.0)
+        _check_range("betas[1]", self.beta2, 0.0, 1.0)
+        _check_range("eps", eps, 0.0)
+        _check_range("weight_decay", weight_decay, 0.0)
         self.eps = eps
         self.weight_decay = weight_decay
-        self.m = [np.zeros_like(p.data) for p in self.params]
-        self.v = [np.zeros_like(p.data) for p in self.params]
 
     def step(self) -> None:
         self.step_count += 1
-        t = self.step_count
-        bias1 = 1 - self.beta1**t
-        bias2 = 1 - self.beta2**t
-        for p, m, v in zip(self.params, self.m, self.v):
-            if p.grad is None:
-                continue
-            g = p.grad.data
-            if self.weight_decay and self.decoupled:
+        for p, g, state in self._with_gradients():
+            if not state:  # first update of this parameter: moments start at zero
+                state["step"] = 0
+                state["exp_avg"] = np.zeros_like(p.data)
+                state["exp_avg_sq"] = np.zeros_like(p.data)
+            if self.weight_decay and self.decoupled_weight_decay:
                 p.data *= 1 - self.lr * self.weight_decay
             elif self.weight_decay:
                 g = g + self.weight_decay * p.data
+            state["step"] += 1
+            t = state["step"]
+            m, v = state["exp_avg"], state["exp_avg_sq"]
             m *= self.beta1
             m += (1 - self.beta1) * g
             v *= self.beta2
             v += (1 - self.beta2) * (g * g)
-            denominator = np.sqrt(v / bias2)
+            denominator = np.sqrt(v)
+            denominator /= math.sqrt(1 - self.beta2**t)
             denominator += self.eps
-            p.data -= (self.lr / bias1) * m / denominator
+            p.data -= (self.lr / (1 - self.beta1**t)) * m / denominator
 
 
 class AdamW(Adam):
-    """Adam with decoupled weight decay (θ ← θ·(1 − lr·λ) before the Adam step)."""
+    """Adam with decoupled weight decay: θ ← θ·(1 − lr·λ) before each Adam step."""
 
-    decoupled = True
+    decoupled_weight_decay = True
 
     def __init__(
         self,
         params,
         lr: float = 1e-3,
-        betas=(0.9, 0.999),
+        betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.01,
     ):

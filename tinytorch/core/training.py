@@ -8,6 +8,7 @@ __all__ = ["CosineSchedule", "clip_grad_norm", "Trainer", "save_checkpoint", "lo
 # ── from modules/07_training/training_dev.py ──
 
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -17,11 +18,15 @@ from tinytorch.core.tensor import Tensor
 
 
 class CosineSchedule:
-    """Linear warm-up to max_lr, then cosine decay to min_lr at total_steps."""
+    """Linear warm-up to max_lr over warmup_steps, then cosine decay to min_lr at total_steps."""
 
     def __init__(self, max_lr: float, min_lr: float, total_steps: int, warmup_steps: int = 0):
-        if total_steps <= warmup_steps:
-            raise ValueError("total_steps must be larger than warmup_steps.")
+        if not 0 <= min_lr <= max_lr:
+            raise ValueError(f"Need 0 <= min_lr <= max_lr, not min_lr={min_lr}, max_lr={max_lr}.")
+        if not 0 <= warmup_steps < total_steps:
+            raise ValueError(
+                f"Need 0 <= warmup_steps < total_steps, not {warmup_steps} and {total_steps}."
+            )
         self.max_lr, self.min_lr = max_lr, min_lr
         self.total_steps, self.warmup_steps = total_steps, warmup_steps
 
@@ -32,31 +37,44 @@ class CosineSchedule:
         return self.min_lr + 0.5 * (self.max_lr - self.min_lr) * (1 + math.cos(math.pi * progress))
 
     def apply(self, optimizer, step: int) -> float:
+        """Set the optimizer's learning rate for `step`; returns it."""
         optimizer.lr = self(step)
         return optimizer.lr
 
 
 def clip_grad_norm(params, max_norm: float) -> float:
     """Scale all gradients so their global L2 norm is at most max_norm; returns the norm."""
+    if not max_norm > 0:
+        raise ValueError(f"max_norm must be positive, not {max_norm}.")
     grads = [p.grad.data for p in params if p.grad is not None]
     total = math.sqrt(sum(float(np.sum(g * g)) for g in grads))
     if total > max_norm:
         scale = max_norm / (total + 1e-6)
         for g in grads:
-            g *= scale
+            g *= scale  # in place: p.grad.data is what the optimizer reads
     return total
 
 
+def _batch_size(x) -> int:
+    shape = np.shape(x.data if isinstance(x, Tensor) else x)
+    return shape[0] if shape else 1
+
+
+def _weighted_mean(losses: list[float], sizes: list[int]) -> float:
+    return float(np.average(losses, weights=sizes)) if losses else float("nan")
+
+
 class Trainer:
-    """Train a model with an optimizer and a loss function; keeps a history."""
+    """Train a model with an optimizer and a loss function; keeps a history per epoch."""
 
     def __init__(self, model, optimizer, loss_fn, scheduler=None, grad_clip_norm=None):
         self.model, self.optimizer, self.loss_fn = model, optimizer, loss_fn
         self.scheduler, self.grad_clip_norm = scheduler, grad_clip_norm
-        self.step = 0
-        self.history = {"train_loss": [], "val_loss": [], "lr": []}
+        self.step = 0  # optimizer steps taken, the schedule's clock
+        self.history: dict[str, list[float]] = {"train_loss": [], "val_loss": [], "lr": []}
 
     def train_step(self, x, y) -> float:
+        """One forward, backward and update on a batch; returns the batch loss."""
         loss = self.loss_fn(self.model(x), y)
         self.optimizer.zero_grad()
         loss.backward()
@@ -69,21 +87,31 @@ class Trainer:
         return float(loss.data)
 
     def train_epoch(self, loader) -> float:
+        """One pass over `loader` in training mode; returns the sample-weighted mean loss."""
         self.model.train()
-        losses = [self.train_step(x, y) for x, y in loader]
-        mean = float(np.mean(losses)) if losses else float("nan")
+        losses, sizes = [], []
+        for x, y in loader:
+            losses.append(self.train_step(x, y))
+            sizes.append(_batch_size(x))
+        mean = _weighted_mean(losses, sizes)
         self.history["train_loss"].append(mean)
         self.history["lr"].append(self.optimizer.lr)
         return mean
 
     def evaluate(self, loader) -> float:
+        """Mean loss over `loader` in eval mode, without recording a graph."""
+        was_training = getattr(self.model, "training", True)
         self.model.eval()
+        losses, sizes = [], []
         with no_grad():
-            losses = [float(self.loss_fn(self.model(x), y).data) for x, y in loader]
-        self.model.train()
-        return float(np.mean(losses)) if losses else float("nan")
+            for x, y in loader:
+                losses.append(float(self.loss_fn(self.model(x), y).data))
+                sizes.append(_batch_size(x))
+        self.model.train(was_training)
+        return _weighted_mean(losses, sizes)
 
     def fit(self, train_loader, val_loader=None, epochs: int = 1) -> dict:
+        """`epochs` passes of training (and evaluation, with a val_loader); returns history."""
         for _ in range(epochs):
             self.train_epoch(train_loader)
             if val_loader is not None:
@@ -91,42 +119,84 @@ class Trainer:
         return self.history
 
 
+def _parameter_names(model, optimizer) -> list[str]:
+    """The model's name of each of the optimizer's parameters, in the optimizer's order."""
+    names = {id(p): name for name, p in model.named_parameters()}
+    missing = [i for i, p in enumerate(optimizer.params) if id(p) not in names]
+    if missing:
+        raise ValueError(f"Optimizer parameters {missing} do not belong to the model.")
+    return [names[id(p)] for p in optimizer.params]
+
+
 def save_checkpoint(path, model, optimizer=None, **extra) -> Path:
-    """Save parameters (and optimizer moments, step and extra numbers) to an .npz file."""
+    """Save parameters (and optimizer state, and extra values) to an .npz file."""
     arrays = {f"param/{name}": p.data for name, p in model.named_parameters()}
     if optimizer is not None:
+        arrays["optimizer/lr"] = np.array(optimizer.lr)
         arrays["optimizer/step_count"] = np.array(optimizer.step_count)
-        for key in ("m", "v", "velocity"):
-            for i, state in enumerate(getattr(optimizer, key, []) or []):
-                if state is not None:
-                    arrays[f"optimizer/{key}/{i}"] = state
+        for name, state in zip(_parameter_names(model, optimizer), optimizer.state):
+            for key, value in state.items():
+                arrays[f"optimizer/{name}/{key}"] = np.asarray(value)
     for key, value in extra.items():
         arrays[f"extra/{key}"] = np.asarray(value)
+        if arrays[f"extra/{key}"].dtype.kind == "O":
+            raise ValueError(f"Checkpoint extra '{key}' must be numbers or text, not {value!r}.")
     path = Path(path)
-    with open(path, "wb") as handle:  # a file handle: np.savez keeps the name as given
+    partial = path.with_name(path.name + ".partial")
+    with open(partial, "wb") as handle:  # a handle: np.savez would append .npz to a name
         np.savez(handle, **arrays)
+    os.replace(partial, path)
     return path
 
 
-def load_checkpoint(path, model, optimizer=None) -> dict:
-    """Load parameters into `model` (names and shapes must match); returns the extras."""
-    with np.load(path) as data:
-        stored = {k: data[k] for k in data.files}
-    for name, p in model.named_parameters():
-        key = f"param/{name}"
-        if key not in stored:
-            raise ValueError(f"The checkpoint {path} has no parameter '{name}'.")
-        if stored[key].shape != p.data.shape:
+def _check_parameters(path, model, stored: dict) -> None:
+    expected = dict(model.named_parameters())
+    missing = [name for name in expected if f"param/{name}" not in stored]
+    unexpected = [k[len("param/") :] for k in stored if k.startswith("param/")]
+    unexpected = [name for name in unexpected if name not in expected]
+    if missing or unexpected:
+        raise ValueError(
+            f"The checkpoint {path} does not fit this model: it has no parameter {missing} "
+            f"and parameters the model does not have {unexpected}."
+        )
+    for name, p in expected.items():
+        if stored[f"param/{name}"].shape != p.shape:
             raise ValueError(
-                f"Parameter '{name}' has shape {p.data.shape} in the model but "
-                f"{stored[key].shape} in the checkpoint {path}."
+                f"Parameter '{name}' has shape {p.shape} in the model but "
+                f"{stored[f'param/{name}'].shape} in the checkpoint {path}."
             )
-        p.data[...] = stored[key]
-    if optimizer is not None and "optimizer/step_count" in stored:
-        optimizer.step_count = int(stored["optimizer/step_count"])
-        for key in ("m", "v", "velocity"):
-            states = getattr(optimizer, key, None)
-            for i in range(len(states or [])):
-                if f"optimizer/{key}/{i}" in stored:
-                    states[i] = np.array(stored[f"optimizer/{key}/{i}"])
-    return {k[len("extra/") :]: v for k, v in stored.items() if k.startswith("extra/")}
+
+
+def _restore_optimizer(path, model, optimizer, stored: dict) -> None:
+    if "optimizer/step_count" not in stored:
+        raise ValueError(f"The checkpoint {path} has no optimizer state; load without one.")
+    states = []
+    for name, p in zip(_parameter_names(model, optimizer), optimizer.params):
+        prefix = f"optimizer/{name}/"
+        state = {}
+        for key, value in stored.items():
+            if not key.startswith(prefix):
+                continue
+            if value.ndim == 0:  # a count such as Adam's step
+                state[key[len(prefix) :]] = value.item()
+            elif value.shape != p.shape:
+                raise ValueError(f"Optimizer state '{key}' has shape {value.shape}, not {p.shape}.")
+            else:
+                state[key[len(prefix) :]] = value.astype(p.dtype)
+        states.append(state)
+    optimizer.state = states
+    optimizer.lr = float(stored["optimizer/lr"])
+    optimizer.step_count = int(stored["optimizer/step_count"])
+
+
+def load_checkpoint(path, model, optimizer=None) -> dict:
+    """Load parameters into `model` (and state into `optimizer`); returns the extras."""
+    with np.load(path) as data:  # allow_pickle stays False: a checkpoint holds no code
+        stored = {k: data[k] for k in data.files}
+    _check_parameters(path, model, stored)
+    if optimizer is not None:
+        _restore_optimizer(path, model, optimizer, stored)
+    for name, p in model.named_parameters():
+        p.data[...] = stored[f"param/{name}"]  # in place: the optimizer holds these Tensors
+    extras = {k[len("extra/") :]: v for k, v in stored.items() if k.startswith("extra/")}
+    return {k: v.item() if v.ndim == 0 else v for k, v in extras.items()}

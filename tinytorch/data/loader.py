@@ -28,9 +28,12 @@ class TensorDataset(Dataset):
     def __init__(self, *arrays):
         if not arrays:
             raise ValueError("TensorDataset needs at least one array.")
-        self.arrays = [a.data if isinstance(a, Tensor) else np.asarray(a) for a in arrays]
-        lengths = {len(a) for a in self.arrays}
-        if len(lengths) != 1:
+        # Convert once with the Tensor's dtype rule (float64 -> float32, ints stay ints), so
+        # batches need no conversion and a float64 Tensor passed on purpose stays float64.
+        self.arrays = [(a if isinstance(a, Tensor) else Tensor(a)).data for a in arrays]
+        if any(a.ndim == 0 for a in self.arrays):
+            raise ValueError("TensorDataset arrays need a first dimension (one row per sample).")
+        if len({len(a) for a in self.arrays}) != 1:
             shapes = ", ".join(str(a.shape) for a in self.arrays)
             raise ValueError(f"TensorDataset arrays must have the same first dimension: {shapes}.")
 
@@ -75,7 +78,10 @@ class DataLoader:
             yield self._gather(batch)
 
     def _gather(self, indices: np.ndarray) -> tuple:
-        if isinstance(self.dataset, TensorDataset):
-            return tuple(Tensor(a[indices]) for a in self.dataset.arrays)
+        """One Tensor per field, shaped (len(indices), ...)."""
+        if isinstance(self.dataset, TensorDataset):  # one NumPy gather per field
+            return tuple(Tensor(a[indices], dtype=a.dtype) for a in self.dataset.arrays)
         samples = [self.dataset[int(i)] for i in indices]
+        if not isinstance(samples[0], tuple):  # a dataset of bare samples: one field
+            samples = [(sample,) for sample in samples]
         return tuple(Tensor(np.stack([np.asarray(f) for f in field])) for field in zip(*samples))
