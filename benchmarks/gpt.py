@@ -5,15 +5,33 @@
 Each measurement alternates the two frameworks (A B A B ...) so that both see the same
 machine state, and reports medians and the ratio tinytorch / PyTorch of throughput (higher is
 better for tinytorch). PyTorch is optional: without it only tinytorch's numbers are printed.
+
+Memory of one training step, measured two ways:
+
+- tinytorch alone, with tracemalloc (which sees NumPy's allocations but not PyTorch's C++
+  ones): the peak of the bytes allocated during one step after a warm-up step.
+- both frameworks by the same method, the resident set size (RSS): each framework and
+  configuration runs in a fresh interpreter that imports the same modules (NumPy, tinytorch,
+  PyTorch) and trains a tiny throwaway model for two steps (so that library code is paged in
+  and one-time initialisation is done), then reads its RSS, builds the model and optimizer,
+  takes a warm-up step, resets the kernel's peak-RSS counter (/proc/self/clear_refs) and
+  takes the measured step. Reported: the peak RSS of that step minus the RSS before the model
+  was built, i.e. weights, gradients, optimizer state, the step's activations and whatever
+  the allocator keeps. Linux only (elsewhere the RSS columns read n/a).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
+import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +44,8 @@ try:
     import torch
 except ImportError:
     torch = None
+
+ROOT = Path(__file__).resolve().parents[1]
 
 CONFIGS = {
     "tinygpt-b8": dict(vocab=100, dim=32, heads=4, layers=2, context=16, batch=8),
@@ -163,36 +183,191 @@ def bench_training(name: str, config: dict, rounds: int) -> dict:
     return row
 
 
-def bench_generation(rounds: int, use_cache: bool, new_tokens: int = 100) -> dict:
+def bench_generation(rounds: int, new_tokens: int = 100) -> list[dict]:
+    """Greedy generation of `new_tokens` after a 16-token prompt, without and with a KV cache.
+
+    The four runs (tinytorch and PyTorch, each without and with the cache) alternate in one
+    loop, so the cache's speed-up over recomputing is measured in the same machine state as
+    the comparison with PyTorch. PyTorch runs with one thread here: at batch 1 and width 32
+    there is nothing to split, and an idle second thread busy-waits (on a loaded 2-core
+    machine it made PyTorch's generation up to 30x slower).
+    """
     config = CONFIGS["tinygpt-b8"]
+    np.random.seed(0)
     model = GPT(config["vocab"], config["dim"], config["layers"], config["heads"], 128)
     prompt = list(range(16))
 
-    def ours():
-        return model.generate(prompt, new_tokens, temperature=0, use_cache=use_cache)
+    def ours(use_cache):
+        return lambda: model.generate(prompt, new_tokens, temperature=0, use_cache=use_cache)
 
-    theirs = None
-    if torch:
-        twin = TorchGPT(model, config["heads"])
-
-        def theirs():
+    def theirs(use_cache):
+        def run():
             tokens = torch.tensor([prompt])
             cache = [None] * twin.layers if use_cache else None
             with torch.no_grad():
                 logits = twin(tokens, cache)
-                for _ in range(new_tokens):
+                for step in range(new_tokens):
                     tokens = torch.cat([tokens, logits[:, -1].argmax(-1, keepdim=True)], 1)
-                    logits = twin(tokens[:, -1:], cache) if use_cache else twin(tokens)
+                    if step < new_tokens - 1:  # as tinytorch: no logits after the last token
+                        logits = twin(tokens[:, -1:], cache) if use_cache else twin(tokens)
+            return tokens[0].tolist()
 
-    a, b = interleave(ours, theirs, rounds, 1)
+        return run
+
+    runs = {("tinytorch", False): ours(False), ("tinytorch", True): ours(True)}
+    threads = None
+    if torch:
+        twin = TorchGPT(model, config["heads"])
+        runs[("torch", False)], runs[("torch", True)] = theirs(False), theirs(True)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+    try:
+        tokens = {key: fn() for key, fn in runs.items()}  # warm-up, and the tokens to compare
+        seconds = {key: [] for key in runs}
+        for _ in range(rounds):
+            for key, fn in runs.items():
+                seconds[key].append(timed(fn, 1))
+    finally:
+        if threads:
+            torch.set_num_threads(threads)
+    median = {key: statistics.median(values) for key, values in seconds.items()}
+    rows = []
+    for use_cache in (False, True):
+        row = {
+            "benchmark": (
+                f"generate {new_tokens} tokens from a 16-token prompt "
+                f"({'KV cache' if use_cache else 'no cache'})"
+            ),
+            "tinytorch_ms": 1e3 * median[("tinytorch", use_cache)],
+            "tinytorch_tokens_per_s": new_tokens / median[("tinytorch", use_cache)],
+            "same_tokens_as_no_cache": tokens[("tinytorch", use_cache)]
+            == tokens[("tinytorch", False)],
+        }
+        if torch:
+            row["torch_ms"] = 1e3 * median[("torch", use_cache)]
+            row["ratio"] = median[("torch", use_cache)] / median[("tinytorch", use_cache)]
+            row["same_tokens_as_torch"] = (
+                tokens[("tinytorch", use_cache)] == tokens[("torch", use_cache)]
+            )
+        if use_cache:
+            row["speedup_over_own_recompute"] = (
+                median[("tinytorch", False)] / median[("tinytorch", True)]
+            )
+            if torch:
+                row["torch_speedup_over_own_recompute"] = (
+                    median[("torch", False)] / median[("torch", True)]
+                )
+        rows.append(row)
+    return rows
+
+
+def _proc_status_kib(field: str) -> int | None:
+    """VmRSS (resident now) or VmHWM (peak resident) of this process in KiB, Linux only."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak_rss() -> bool:
+    """Set this process's peak RSS (VmHWM, ru_maxrss) back to its current RSS (Linux >= 4.0)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def _trainer(framework: str, config: dict):
+    """A function taking one training step of a new model of `config` in `framework`."""
+    model, tokens = build(config)
+    if framework == "torch":
+        twin = TorchGPT(model, config["heads"])
+        del model  # only the copy PyTorch trains stays alive
+        optimizer = torch.optim.Adam(twin.parameters(), lr=1e-3)
+        torch_tokens = torch.tensor(tokens)
+        return lambda: torch_step(twin, optimizer, torch_tokens)
+    optimizer = Adam(model.parameters(), lr=1e-3)
+    return lambda: tinytorch_step(model, optimizer, tokens)
+
+
+def memory_child(framework: str, name: str) -> None:
+    """Run in a fresh interpreter (see measure_rss): print one training step's RSS as JSON."""
+    # First train a tiny throwaway model: that pages in the library code a training step
+    # uses and does the frameworks' one-time initialisation (PyTorch's is about 75 MB of
+    # mostly code pages), which would otherwise be counted against the first model built.
+    tiny = _trainer(framework, dict(vocab=10, dim=8, heads=2, layers=1, context=4, batch=2))
+    tiny()
+    tiny()
+    del tiny
+    gc.collect()
+    before_build = _proc_status_kib("VmRSS")
+    step = _trainer(framework, CONFIGS[name])
+    step()  # warm-up: gradients and optimizer state exist from here on
+    before_step = _proc_status_kib("VmRSS")
+    if before_build is None or before_step is None or not _reset_peak_rss():
+        print(json.dumps(None))
+        return
+    step()
+    peak = _proc_status_kib("VmHWM")
+    print(json.dumps({"footprint_kib": peak - before_build, "step_growth_kib": peak - before_step}))
+
+
+def measure_rss(framework: str, name: str) -> dict | None:
+    """memory_child in a new interpreter: a fresh process has no allocator history."""
+    code = f"from benchmarks.gpt import memory_child; memory_child({framework!r}, {name!r})"
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": path},
+        timeout=600,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"memory measurement of {framework} {name} failed:\n{result.stderr}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def tracemalloc_step_mb(config: dict) -> float:
+    """tinytorch: the peak bytes NumPy and Python allocate during one step after a warm-up."""
+    model, tokens = build(config)
+    optimizer = Adam(model.parameters(), lr=1e-3)
+    tinytorch_step(model, optimizer, tokens)
+    tracemalloc.start()
+    try:
+        tinytorch_step(model, optimizer, tokens)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak / 1e6
+
+
+def bench_memory(name: str, config: dict, rounds: int) -> dict:
+    """Peak memory of one training step: tracemalloc (tinytorch), RSS (both; median of rounds)."""
     row = {
-        "benchmark": f"generate {new_tokens} tokens ({'KV cache' if use_cache else 'no cache'})",
-        "tinytorch_ms": 1e3 * statistics.median(a),
-        "tinytorch_tokens_per_s": new_tokens / statistics.median(a),
+        "benchmark": f"memory train {name}",
+        "tinytorch_tracemalloc_mb": tracemalloc_step_mb(config),
     }
-    if b:
-        row["torch_ms"] = 1e3 * statistics.median(b)
-        row["ratio"] = statistics.median(b) / statistics.median(a)
+    frameworks = ["tinytorch", "torch"] if torch else ["tinytorch"]
+    runs = {framework: [] for framework in frameworks}
+    for _ in range(rounds):  # alternate, like the timings
+        for framework in frameworks:
+            runs[framework].append(measure_rss(framework, name))
+    for framework, results in runs.items():
+        if any(r is None for r in results):
+            continue
+        label = "tinytorch" if framework == "tinytorch" else "torch"
+        row[f"{label}_rss_mb"] = statistics.median(r["footprint_kib"] for r in results) * 1024 / 1e6
+        row[f"{label}_step_growth_mb"] = (
+            statistics.median(r["step_growth_kib"] for r in results) * 1024 / 1e6
+        )
+    if "tinytorch_rss_mb" in row and "torch_rss_mb" in row:
+        row["rss_ratio"] = row["torch_rss_mb"] / row["tinytorch_rss_mb"]
     return row
 
 
@@ -226,8 +401,8 @@ def main() -> None:
     if torch:
         torch.manual_seed(0)
     rows = [bench_training(name, config, args.rounds) for name, config in CONFIGS.items()]
-    for use_cache in (False, True):
-        rows.append(bench_generation(max(3, args.rounds // 2), use_cache))
+    rows += bench_generation(args.rounds)
+    memory = [bench_memory(name, config, min(3, args.rounds)) for name, config in CONFIGS.items()]
     peak = matmul_peak()
     larger = next(r for r in rows if r["benchmark"] == "train larger-b16")
     achieved = training_flops(CONFIGS["larger-b16"]) / (larger["tinytorch_ms"] / 1e3) / 1e9
@@ -241,15 +416,45 @@ def main() -> None:
         ratio = f"{row['ratio']:.2f}x" if "ratio" in row else "n/a"
         theirs = f"{row['torch_ms']:.2f}" if "torch_ms" in row else "n/a"
         print(f"| {row['benchmark']} | {row['tinytorch_ms']:.2f} | {theirs} | {ratio} |")
+    cached = rows[-1]
+    line = (
+        f"\nKV cache: tinytorch {cached['speedup_over_own_recompute']:.2f}x faster than its own "
+        f"generation without a cache (same tokens: {cached['same_tokens_as_no_cache']})"
+    )
+    if torch:
+        line += (
+            f"; PyTorch {cached['torch_speedup_over_own_recompute']:.2f}x over its own; "
+            f"same tokens as PyTorch: {cached['same_tokens_as_torch']}"
+        )
+    print(line)
     print(
-        f"\nlarger-b16 training: {achieved:.2f} GFLOP/s achieved; NumPy float32 matmul peak "
+        f"larger-b16 training: {achieved:.2f} GFLOP/s achieved; NumPy float32 matmul peak "
         f"{peak:.1f} GFLOP/s ({100 * achieved / peak:.1f}% of peak)"
     )
+    print(
+        "\n| one training step, MB (10^6 bytes) | tinytorch tracemalloc peak | tinytorch RSS "
+        "| PyTorch RSS | PyTorch / tinytorch RSS |"
+    )
+    print("|---|---|---|---|---|")
+    for row in memory:
+        ours = f"{row['tinytorch_rss_mb']:.1f}" if "tinytorch_rss_mb" in row else "n/a"
+        theirs = f"{row['torch_rss_mb']:.1f}" if "torch_rss_mb" in row else "n/a"
+        ratio = f"{row['rss_ratio']:.2f}x" if "rss_ratio" in row else "n/a"
+        print(
+            f"| {row['benchmark']} | {row['tinytorch_tracemalloc_mb']:.2f} | {ours} | {theirs} "
+            f"| {ratio} |"
+        )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(
             json.dumps(
-                {"rows": rows, "matmul_peak_gflops": peak, "achieved_gflops": achieved}, indent=2
+                {
+                    "rows": rows,
+                    "memory": memory,
+                    "matmul_peak_gflops": peak,
+                    "achieved_gflops": achieved,
+                },
+                indent=2,
             )
         )
 
