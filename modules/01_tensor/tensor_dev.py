@@ -502,6 +502,14 @@ def test_graph_recording():
 # float64 it would take 128 MiB. A matmul `(M, K) @ (K, N)` reads `(MK + KN)` numbers and does
 # `2MKN` flops, so for large square matrices compute grows as n³ while memory grows as n²:
 # big matmuls are limited by arithmetic, small ones by moving memory and Python overhead.
+#
+# Every operation returns a **new** array, so a training step allocates and frees hundreds of
+# temporaries of a few MB. Where that memory comes from matters: by default the C library
+# (glibc's `malloc`) hands large freed blocks back to the operating system, and the next
+# temporary then starts on fresh pages that the kernel must fault in and zero, 4 KB at a time.
+# On this course's larger GPT that made GELU 4x slower. `import tinytorch` therefore asks
+# `malloc` (through `mallopt`) to keep freed memory for reuse; see `tinytorch/__init__.py`.
+# You can watch it: `resource.getrusage(resource.RUSAGE_SELF).ru_minflt` counts page faults.
 
 
 # %%
