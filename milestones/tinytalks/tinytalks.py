@@ -273,7 +273,7 @@ def run(args) -> dict:
 
 
 def main() -> None:
-    args = parse_args(__doc__, default_steps=1500, quick_steps=800, extra=options)
+    args = parse_args(__doc__, default_steps=1400, quick_steps=800, extra=options)
     try:
         result = run(args)
     except UsageError as error:
