@@ -33,7 +33,7 @@ CRITERION = 0.90
 CONTEXT = 64
 MODEL = {"embed_dim": 64, "num_layers": 2, "num_heads": 4}
 BATCH = 32
-MAX_ANSWER = 24  # characters a completion may add before it is cut off
+MAX_NEW = CONTEXT  # a completion ends at its newline; this only stops a runaway
 
 
 class UsageError(Exception):
@@ -145,7 +145,7 @@ def complete(model, tokenizer: CharTokenizer, phrase: str, args, rng) -> str:
     newline = tokenizer.stoi["\n"]
     tokens = model.generate(
         ids,
-        max_new_tokens=MAX_ANSWER,
+        max_new_tokens=MAX_NEW,
         temperature=args.temperature,
         top_k=args.top_k,
         stop_token=newline,
@@ -166,7 +166,11 @@ def show_samples(model, tokenizer, held_out: list[QA], facts: list[QA], args, rn
 
 
 def interact(model, tokenizer, args, rng) -> None:
-    print("Type the start of a phrase, e.g. 'Q: say moon twice.'; an empty line stops.", flush=True)
+    print(
+        "Type the start of a phrase, e.g. 'Q: say moon twice.' (the word games were trained on "
+        "words of three or four letters); an empty line stops.",
+        flush=True,
+    )
     for line in sys.stdin:
         phrase = line.rstrip("\n")
         if not phrase:
