@@ -83,6 +83,14 @@ def test_invalid_yaml_reports_line(course_root):
         load(course_root)
 
 
+def test_tab_indentation_is_named(course_root):
+    # The fast C loader only says "found character that cannot start any token".
+    add_module(course_root, "01_a", SOURCE)
+    (course_root / "modules" / "01_a" / "module.yaml").write_text("name: a\n\tnumber: 1\n")
+    with pytest.raises(TitoError, match=r"module.yaml:2: this is not valid YAML .*'\\t'"):
+        load(course_root)
+
+
 def test_unknown_module_key_lists_known_ones(course_root):
     add_module(course_root, "01_a", SOURCE)
     with pytest.raises(TitoError) as error:
@@ -106,3 +114,27 @@ def test_milestones_load_and_validate_requires(course_root):
     )
     with pytest.raises(TitoError, match="unknown module '02_x'"):
         load(course_root)
+
+
+def test_milestones_are_listed_in_the_order_they_unlock(course_root):
+    for module_id in ("01_a", "02_b", "03_c"):
+        add_module(course_root, module_id, SOURCE)
+    # (folder name, year, requires): folder names sort the opposite way on purpose.
+    for name, year, requires in (
+        ("a_late", 2019, "[01_a, 03_c]"),
+        ("b_same_module_later_year", 1990, "[02_b]"),
+        ("c_same_module_earlier_year", 1957, "[01_a, 02_b]"),
+        ("d_first", 1999, "[01_a]"),
+    ):
+        folder = course_root / "milestones" / name
+        folder.mkdir(parents=True)
+        (folder / "run.py").write_text("print('{\"passed\": true}')\n")
+        (folder / "milestone.yaml").write_text(
+            f"id: {name}\ntitle: T\nyear: {year}\nrequires: {requires}\nscript: run.py\n"
+        )
+    assert list(load(course_root).milestones) == [
+        "d_first",
+        "c_same_module_earlier_year",
+        "b_same_module_later_year",
+        "a_late",
+    ]

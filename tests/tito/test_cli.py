@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from tests.coursekit import add_module, make_course
 from tito.cli.main import app
+from tito.cli.status import compact_module_ids
 
 MODULE_A = """
 # %%
@@ -199,6 +200,23 @@ def test_milestone_locked_then_run_with_extra_args(course):
     assert "Milestone demo passed" in result.output
     best = json.loads(tito(course, "milestone", "list", "--json").output)[0]["best"]
     assert best["result"]["args"] == ["--quick", "--seed", "3"]
+
+
+@pytest.mark.parametrize(
+    ("ids", "shown"),
+    [
+        (["01_tensor", "02_activations", "03_layers"], "01-03"),
+        (["14_kvcache"], "14_kvcache"),
+        (
+            ["13_transformers", "10_tokenization", "11_embeddings", "06_optimizers"],
+            "06_optimizers, 10-11, 13_transformers",
+        ),
+        (["extra", "01_tensor"], "extra, 01_tensor"),
+        ([], ""),
+    ],
+)
+def test_missing_modules_are_shown_as_ranges(ids, shown):
+    assert compact_module_ids(ids) == shown
 
 
 def test_doctor_on_a_healthy_fixture_course(course):

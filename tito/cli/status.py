@@ -54,8 +54,33 @@ def milestone_table(rows: list[dict]) -> Table:
         result = best.get("result") or {}
         accuracy = result.get("accuracy")
         shown = f"accuracy {accuracy:.3f}" if isinstance(accuracy, int | float) else ""
-        needs = ", ".join(row["missing"])
+        needs = compact_module_ids(row["missing"])
         table.add_row(
             escape(row["title"]), str(row["year"] or ""), styled(row["state"]), shown, needs
         )
     return table
+
+
+def compact_module_ids(ids: list[str]) -> str:
+    """["01_tensor", "02_activations", "03_layers", "05_autograd"] -> "01-03, 05_autograd".
+
+    A week-one student sees every milestone locked; a run of numbers keeps each row one line.
+    """
+    numbered = sorted((int(i.split("_", 1)[0]), i) for i in ids if i.split("_", 1)[0].isdigit())
+    if len(numbered) != len(ids):
+        return ", ".join(ids)
+    parts, run = [], []
+    for number, module_id in numbered:
+        if run and number != run[-1][0] + 1:
+            parts.append(_run_text(run))
+            run = []
+        run.append((number, module_id))
+    if run:
+        parts.append(_run_text(run))
+    return ", ".join(parts)
+
+
+def _run_text(run: list[tuple[int, str]]) -> str:
+    if len(run) == 1:
+        return run[0][1]
+    return f"{run[0][1].split('_', 1)[0]}-{run[-1][1].split('_', 1)[0]}"
