@@ -4,7 +4,7 @@ Every line has the form ``Q: <question> A: <answer>``. Two families of questions
 
 - *Word games* can be learned as rules and so be checked on words never seen in training:
   spell a word backwards, say it twice, name its last letter. The words are random strings of
-  three or four letters, so the model cannot lean on English it has never read; it must learn
+  three to five letters, so the model cannot lean on English it has never read; it must learn
   to move characters around.
 - *Facts* must be memorised: sums below twenty in words, what comes after a day, a month or a
   number, and a small table of made-up animals (where they live, what they eat). These are
@@ -107,13 +107,19 @@ def animal_facts(rng: np.random.Generator, count: int = 10) -> list[QA]:
     return items
 
 
+# Word lengths of the games. Measured with 1400 steps: words of 3-5 letters are learned on every
+# seed tried (held-out 0.997-1.000); 3-6 too but with less margin (--quick failed on seed 1),
+# and 3-8 reached 0.92 on the 8-letter reversals.
+SHORTEST, LONGEST = 3, 5
+
+
 def random_words(rng: np.random.Generator, count: int) -> list[str]:
-    """`count` distinct random words of three or four lowercase letters."""
+    """`count` distinct random words of SHORTEST to LONGEST lowercase letters."""
     words: set[str] = set()
     alphabet = np.array(list(LETTERS))
     while len(words) < count:
-        lengths = rng.integers(3, 5, size=count)
-        letters = alphabet[rng.integers(0, len(LETTERS), size=(count, 4))]
+        lengths = rng.integers(SHORTEST, LONGEST + 1, size=count)
+        letters = alphabet[rng.integers(0, len(LETTERS), size=(count, LONGEST))]
         for row, length in zip(letters, lengths):
             if len(words) < count:
                 words.add("".join(row[:length]))

@@ -168,7 +168,7 @@ def show_samples(model, tokenizer, held_out: list[QA], facts: list[QA], args, rn
 def interact(model, tokenizer, args, rng) -> None:
     print(
         "Type the start of a phrase, e.g. 'Q: say moon twice.' (the word games were trained on "
-        "words of three or four letters); an empty line stops.",
+        "words of three to five letters); an empty line stops.",
         flush=True,
     )
     for line in sys.stdin:
@@ -277,7 +277,7 @@ def run(args) -> dict:
 
 
 def main() -> None:
-    args = parse_args(__doc__, default_steps=1400, quick_steps=800, extra=options)
+    args = parse_args(__doc__, default_steps=1400, quick_steps=1000, extra=options)
     try:
         result = run(args)
     except UsageError as error:

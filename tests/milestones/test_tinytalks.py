@@ -50,6 +50,13 @@ def test_corpus_is_the_same_for_a_seed_and_differs_between_seeds():
     assert a.held_out_words != c.held_out_words
 
 
+def test_words_of_every_trained_length_are_in_both_sets():
+    data = corpus.build_corpus(0)
+    for words in (data.train_words, data.held_out_words):
+        assert {len(w) for w in words} == {3, 4, 5}
+        assert all(w.isalpha() and w.islower() for w in words)
+
+
 def test_held_out_words_never_occur_in_training_lines():
     data = corpus.build_corpus(0, train_words=400, held_out_words=40)
     assert not set(data.held_out_words) & set(data.train_words)
