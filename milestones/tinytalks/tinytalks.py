@@ -15,7 +15,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np
 from common import ProgressBar, finish, parse_args, plot_losses, sparkline
-from corpus import FACT_KINDS, QA, WORD_GAMES, build_corpus
+from corpus import FACT_KINDS, LONGEST, QA, SHORTEST, WORD_GAMES, build_corpus
 
 from tinytorch.core.autograd import no_grad
 from tinytorch.core.losses import cross_entropy
@@ -168,7 +168,7 @@ def show_samples(model, tokenizer, held_out: list[QA], facts: list[QA], args, rn
 def interact(model, tokenizer, args, rng) -> None:
     print(
         "Type the start of a phrase, e.g. 'Q: say moon twice.' (the word games were trained on "
-        "words of three to five letters); an empty line stops.",
+        f"words of {SHORTEST} to {LONGEST} letters); an empty line stops.",
         flush=True,
     )
     for line in sys.stdin:

@@ -10,6 +10,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 
 from tito.cli.ui import console, handles_errors, open_course, print_json, styled, warn
+from tito.course.catalog import MODULE_FOLDER
 
 
 @handles_errors
@@ -66,21 +67,13 @@ def compact_module_ids(ids: list[str]) -> str:
 
     A week-one student sees every milestone locked; a run of numbers keeps each row one line.
     """
-    numbered = sorted((int(i.split("_", 1)[0]), i) for i in ids if i.split("_", 1)[0].isdigit())
-    if len(numbered) != len(ids):
+    matches = [MODULE_FOLDER.match(module_id) for module_id in ids]
+    if not all(matches):
         return ", ".join(ids)
-    parts, run = [], []
-    for number, module_id in numbered:
-        if run and number != run[-1][0] + 1:
-            parts.append(_run_text(run))
-            run = []
-        run.append((number, module_id))
-    if run:
-        parts.append(_run_text(run))
-    return ", ".join(parts)
-
-
-def _run_text(run: list[tuple[int, str]]) -> str:
-    if len(run) == 1:
-        return run[0][1]
-    return f"{run[0][1].split('_', 1)[0]}-{run[-1][1].split('_', 1)[0]}"
+    runs: list[list[str]] = []
+    for number, module_id in sorted((int(m.group(1)), m.group(0)) for m in matches):
+        if runs and number == int(runs[-1][-1][:2]) + 1:
+            runs[-1].append(module_id)
+        else:
+            runs.append([module_id])
+    return ", ".join(run[0] if len(run) == 1 else f"{run[0][:2]}-{run[-1][:2]}" for run in runs)
