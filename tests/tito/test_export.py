@@ -250,10 +250,10 @@ def test_failed_replace_is_undone_and_temp_files_removed(course_root: Path, monk
             raise OSError(28, "No space left on device", str(dst))
         real_replace(src, dst)
 
-    monkeypatch.setattr(export.os, "replace", failing_replace)
+    monkeypatch.setattr(os, "replace", failing_replace)
     with pytest.raises(TitoError, match="left as it was"):
         write_plan(plan)
-    monkeypatch.setattr(export.os, "replace", real_replace)
+    monkeypatch.setattr(os, "replace", real_replace)
     assert snapshot(course_root) == before  # no temp files left, old bytes back
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from tito.course.errors import TitoError
+from tito.course.files import decode
 
 MODULE_FOLDER = re.compile(r"^(\d{2})_([a-z][a-z0-9_]*)$")
 MILESTONE_ID = re.compile(r"^[a-z][a-z0-9_-]*$")
@@ -312,7 +313,7 @@ def _parse_yaml(text: str):
 
 def _read_yaml(path: Path) -> dict:
     try:
-        data = _parse_yaml(path.read_text(encoding="utf-8"))
+        data = _parse_yaml(decode(path.read_bytes()))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""

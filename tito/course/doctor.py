@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import platform
-import subprocess
 import sys
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from tito.course import processes
 from tito.course.catalog import Course, load_course
 from tito.course.errors import TitoError
 
@@ -72,14 +72,14 @@ def _exports_check(course: Course) -> Check:
 
 
 def _import_check(course: Course) -> Check:
-    done = subprocess.run(
+    done = processes.run(
         [sys.executable, "-c", "import tinytorch, sys; print(tinytorch.__file__)"],
         cwd=course.root,
-        capture_output=True,
-        text=True,
         timeout=60,
     )
-    if done.returncode != 0:
+    if done.timed_out:
+        return Check("package import", False, "importing tinytorch took over 60 s")
+    if done.exit_code != 0:
         last = (done.stderr.strip().splitlines() or ["unknown error"])[-1]
         return Check("package import", False, last)
     return Check("package import", True, done.stdout.strip())

@@ -11,12 +11,11 @@ from __future__ import annotations
 import ast
 import json
 import keyword
-import os
 import re
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tito.course import files as course_files
 from tito.course.catalog import Course, ModuleSpec
 from tito.course.cells import SOLUTION_BEGIN, SOLUTION_END, Cell, parse_cells, split_lines
 from tito.course.errors import CHECK_FAILED, TitoError
@@ -142,12 +141,12 @@ def write_plan(plan: ExportPlan) -> None:
         _make_folders(plan.folders, created)
         for target in plan.files:
             if target.new_text is not None:
-                temps[target.path] = _write_temp(target.path, target.new_text)
+                temps[target.path] = course_files.write_temporary(target.path, target.new_text)
         for target in plan.files:
             if target.new_text is None:
                 target.path.unlink(missing_ok=True)
             else:
-                os.replace(temps[target.path], target.path)
+                course_files.replace(temps[target.path], target.path)
                 del temps[target.path]  # only once replaced: a failed one is cleaned up below
             done.append(target)
     except BaseException as exc:
@@ -615,17 +614,12 @@ def _nothing_exported(course: Course, module: ModuleSpec, collected: _Collected)
 
 
 def _read_source(path: Path) -> str:
-    try:
-        return path.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError:
-        raise TitoError(f"{path} does not exist.") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TitoError(f"{path} cannot be read as UTF-8 text ({exc}).") from None
+    return course_files.read_text(path, what="The module file")
 
 
 def _read_text(path: Path) -> str:
-    # Bytes, not read_text: keep line endings exactly, so undo restores the same bytes.
-    return path.read_bytes().decode("utf-8")
+    # No TitoError here: callers decide what an unreadable generated file means.
+    return course_files.decode(path.read_bytes())
 
 
 def _check_unchanged(plan: ExportPlan) -> None:
@@ -643,27 +637,6 @@ def _check_unchanged(plan: ExportPlan) -> None:
             )
 
 
-def _temp_path(path: Path) -> Path:
-    # A leading dot and no .py suffix: a temp file can never be imported as a module.
-    return path.with_name(f".{path.name}.tito-tmp-{os.getpid()}")
-
-
-def _write_temp(path: Path, text: str) -> Path:
-    """Write `text` next to `path` under a temp name, flushed to disk."""
-    temp = _temp_path(path)
-    try:
-        with open(temp, "wb") as handle:
-            handle.write(text.encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
-        if path.exists():
-            shutil.copymode(path, temp)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    return temp
-
-
 def _restore(files: list[TargetFile]) -> None:
     """Best effort: put each file back to its old text (delete it if it did not exist)."""
     for target in reversed(files):
@@ -671,8 +644,7 @@ def _restore(files: list[TargetFile]) -> None:
             if target.old_text is None:
                 target.path.unlink(missing_ok=True)
             else:
-                temp = _write_temp(target.path, target.old_text)
-                os.replace(temp, target.path)
+                course_files.write_atomic(target.path, target.old_text)
         except OSError:
             continue
 
@@ -694,15 +666,6 @@ def _remove_folders(folders) -> None:
 
 
 def _sync_folders(folders: set[Path]) -> None:
-    """fsync the folders so the renames themselves survive a crash (POSIX only)."""
+    """fsync the folders so the renames themselves survive a crash."""
     for folder in sorted(folders):
-        try:
-            fd = os.open(folder, os.O_RDONLY)
-        except OSError:
-            continue
-        try:
-            os.fsync(fd)
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
+        course_files.sync_folder(folder)

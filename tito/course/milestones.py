@@ -7,8 +7,6 @@ its log on stdout; its last stdout line is one JSON object with at least `passed
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import threading
@@ -16,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tito.course import processes
 from tito.course.catalog import Course, MilestoneSpec
 from tito.course.errors import CHECK_FAILED, TitoError
 from tito.course.progress import now_iso, read_progress, record_milestone_run, update_progress
@@ -72,22 +71,15 @@ def run_milestone(
 
 
 def _execute(course, milestone, args, echo, timeout) -> MilestoneRun:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(course.root), env.get("PYTHONPATH", "")) if p
-    )
-    env.setdefault("MPLBACKEND", "Agg")
+    # The course root on PYTHONPATH: the script imports the student's own `tinytorch`.
+    env = processes.child_env(pythonpath=[course.root])
     command = [sys.executable, str(milestone.script_path), *args]
     started = time.perf_counter()
-    process = subprocess.Popen(
-        command,
-        cwd=course.root,
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env,
-        start_new_session=True,
+    # stderr (the progress bar) goes straight to the terminal; stdout is read line by line.
+    process = processes.spawn(
+        command, cwd=course.root, env=env, stdin=None, stdout=subprocess.PIPE, text=True
     )
-    timer = threading.Timer(timeout, _kill_group, (process,))
+    timer = threading.Timer(timeout, processes.kill_tree, (process,))
     timer.start()
     last_json = None
     try:
@@ -98,12 +90,13 @@ def _execute(course, milestone, args, echo, timeout) -> MilestoneRun:
             echo(line.rstrip("\n"))
         process.wait()
     except KeyboardInterrupt:
-        _kill_group(process)
+        processes.kill_tree(process)
         raise
     finally:
         timer.cancel()
     seconds = time.perf_counter() - started
-    timed_out = process.returncode is not None and process.returncode < 0 and seconds >= timeout
+    # A kill shows as a negative code on POSIX and as 1 on Windows: the clock decides.
+    timed_out = process.returncode != 0 and seconds >= timeout
     passed = bool(last_json and last_json.get("passed") is True and process.returncode == 0)
     return MilestoneRun(milestone, passed, last_json, process.returncode, seconds, timed_out)
 
@@ -117,10 +110,3 @@ def _result_line(line: str) -> dict | None:
     except json.JSONDecodeError:
         return None
     return value if isinstance(value, dict) and "passed" in value else None
-
-
-def _kill_group(process: subprocess.Popen) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass

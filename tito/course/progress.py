@@ -7,26 +7,28 @@ One file, one schema:
                                "tests": {...summary...}, "source_sha256": "..."}},
      "milestones": {"xor": {"runs": [{...}], "best": {...}}}}
 
-Every update is read-modify-write under an exclusive `fcntl` lock on `.tito/lock`, and the
-new file replaces the old one with `os.replace` after an fsync, so two tito processes never
-lose each other's updates and a crash never leaves half a file. A file that cannot be parsed
+Every update is read-modify-write under an exclusive lock on `.tito/lock` (`filelock`: flock
+on POSIX, msvcrt on Windows), and the new file replaces the old one with `os.replace` after an
+fsync, so two tito processes never lose each other's updates and a crash never leaves half a
+file. A file that cannot be parsed
 is moved aside (`progress.json.corrupt-<time>`) with a warning, never silently discarded.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
-import tempfile
-import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from tito.course.errors import CHECK_FAILED, TitoError
+from tito.course.files import write_atomic
+
+__all__ = ["write_atomic"]  # re-exported: older callers import it from here
 
 SCHEMA_VERSION = 1
 LOCK_TIMEOUT = 60.0
@@ -67,34 +69,51 @@ def course_lock(state_dir: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None
     """Hold the course's exclusive lock; wait up to `timeout` s for another tito to finish."""
     state_dir.mkdir(parents=True, exist_ok=True)
     path = state_dir / "lock"
-    with open(path, "a+") as handle:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise TitoError(
-                        f"Another tito process (pid {_lock_owner(path)}) is still updating "
-                        f"this course after {timeout:.0f} s.",
-                        hint="Wait for it to finish, then run the command again.",
-                        exit_code=CHECK_FAILED,
-                    ) from None
-                time.sleep(0.05)
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    lock = _file_lock(path)
+    try:
+        lock.acquire(timeout=timeout, poll_interval=0.05)
+    except _lock_timeout():
+        raise TitoError(
+            f"Another tito process (pid {_lock_owner(path)}) is still updating this course "
+            f"after {timeout:.0f} s.",
+            hint="Wait for it to finish, then run the command again.",
+            exit_code=CHECK_FAILED,
+        ) from None
+    try:
+        with contextlib.suppress(OSError):
+            _owner_path(path).write_text(str(os.getpid()), encoding="utf-8")
+        yield
+    finally:
+        lock.release()
+
+
+def _file_lock(path: Path):
+    """filelock's lock for this platform (imported here: only commands that write pay for it).
+
+    Where flock is missing on a POSIX system (only the tests' simulated Windows), filelock
+    falls back to a lock file and warns once; the warning says nothing a student can act on.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from filelock import FileLock
+
+    return FileLock(str(path))
+
+
+def _lock_timeout() -> type[Exception]:
+    from filelock import Timeout
+
+    return Timeout
+
+
+def _owner_path(lock_path: Path) -> Path:
+    # The pid goes beside the lock, not into it: Windows forbids reading a locked file.
+    return lock_path.with_name(lock_path.name + ".owner")
 
 
 def _lock_owner(path: Path) -> str:
     try:
-        return path.read_text().strip() or "unknown"
+        return _owner_path(path).read_text(encoding="utf-8").strip() or "unknown"
     except OSError:
         return "unknown"
 
@@ -130,22 +149,6 @@ def update_progress(state_dir: Path, change: Callable[[dict], None]) -> Progress
         change(progress.data)
         write_atomic(progress_path(state_dir), json.dumps(progress.data, indent=2) + "\n")
     return progress
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to a temporary file beside `path`, fsync it, then `os.replace`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
 
 
 def _schema_problem(data) -> str | None:

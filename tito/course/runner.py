@@ -3,7 +3,7 @@
 The subprocess (`_harness.py`) loads the student's file with the course root first on
 `sys.path`, runs each top-level `test_*` once and streams events to a file. This side turns
 those events into a `RunReport`, adds the points from the cells' nbgrader metadata, and
-kills the whole process group if the run goes past the module's `test_timeout`.
+kills the whole process tree if the run goes past the module's `test_timeout` (`processes`).
 """
 
 from __future__ import annotations
@@ -11,21 +11,19 @@ from __future__ import annotations
 import ast
 import bisect
 import json
-import os
 import signal
-import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from tito.course import files, processes
 from tito.course.catalog import Course, ModuleSpec
 from tito.course.cells import parse_cells
 from tito.course.errors import TitoError
 
 HARNESS = Path(__file__).with_name("_harness.py")
-OUTPUT_TAIL = 4000
+OUTPUT_TAIL = processes.OUTPUT_TAIL
 
 
 @dataclass(frozen=True)
@@ -98,14 +96,6 @@ class _Grading:
     locked: bool = False
 
 
-@dataclass(frozen=True)
-class _Process:
-    exit_code: int | None
-    stdout: str
-    stderr: str
-    timed_out: bool
-
-
 def run_module_tests(
     course: Course,
     module: ModuleSpec,
@@ -113,85 +103,26 @@ def run_module_tests(
     source: Path | None = None,
     timeout: float | None = None,
     python: str = sys.executable,
+    preexec: processes.Preexec | None = None,
 ) -> RunReport:
-    """Run the tests of `module` (or of `source`, a file with the same layout) in isolation."""
+    """Run the tests of `module` (or of `source`, a file with the same layout) in isolation.
+
+    `preexec` runs in the child before the harness starts (POSIX only; see `processes`).
+    """
     path = Path(source or module.source_path).resolve()
-    text = _read(path)
+    text = files.read_text(path, what="The module file")
     limit = timeout or module.test_timeout
     with tempfile.TemporaryDirectory(prefix="tito-run-") as scratch:
         events_path = Path(scratch) / "events.jsonl"
         command = [python, str(HARNESS), "--root", str(course.root)]
         command += ["--file", str(path), "--out", str(events_path)]
-        started = time.perf_counter()
-        run = _execute(command, course.root, limit, Path(scratch))
-        seconds = time.perf_counter() - started
+        env = processes.child_env(extra={"MPLBACKEND": "Agg"})
+        run = processes.run(command, cwd=course.root, timeout=limit, env=env, preexec=preexec)
+        seconds = run.seconds
         events = _read_events(events_path)
     grading, warnings = _grading_by_test(text, path)
     limit_hint = "" if timeout else " (test_timeout in module.yaml)"
     return _build_report(module, path, events, grading, seconds, limit, limit_hint, run, warnings)
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise TitoError(f"The module file {path} does not exist.") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TitoError(f"The module file {path} cannot be read as UTF-8 text ({exc}).") from None
-
-
-def _execute(command: list[str], cwd: Path, limit: float, scratch: Path) -> _Process:
-    """Run the harness in its own process group; past `limit` seconds, kill the whole group.
-
-    Output goes to files, not pipes: a grandchild that escaped the group and still holds a
-    pipe open would otherwise keep us waiting for an end-of-file that never comes.
-    """
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
-    env.update(PYTHONDONTWRITEBYTECODE="1", MPLBACKEND="Agg", PYTHONUNBUFFERED="1")
-    stdout_path, stderr_path = scratch / "stdout", scratch / "stderr"
-    with open(stdout_path, "wb") as stdout, open(stderr_path, "wb") as stderr:
-        try:
-            process = subprocess.Popen(
-                command,
-                cwd=cwd,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=stdout,
-                stderr=stderr,
-                start_new_session=True,  # its own process group: a timeout kills children too
-            )
-        except OSError as exc:
-            raise TitoError(
-                f"The tests could not be started with {command[0]} ({exc.strerror or exc})."
-            ) from None
-        timed_out = False
-        try:
-            process.wait(timeout=limit)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            _kill_group(process)
-            process.wait()
-        except BaseException:
-            _kill_group(process)
-            process.wait()
-            raise
-        _kill_group(process)  # leftovers a finished test started in the background
-    return _Process(process.returncode, _tail(stdout_path), _tail(stderr_path), timed_out)
-
-
-def _kill_group(process: subprocess.Popen) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _tail(path: Path) -> str:
-    """The last OUTPUT_TAIL characters (about) of a file the process wrote."""
-    with open(path, "rb") as handle:
-        handle.seek(0, os.SEEK_END)
-        handle.seek(max(0, handle.tell() - OUTPUT_TAIL))
-        return handle.read().decode("utf-8", errors="replace")
 
 
 def _read_events(path: Path) -> list[dict]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tito.course import export as exporting
+from tito.course import processes
 from tito.course.catalog import Course, MilestoneSpec, ModuleSpec
 from tito.course.errors import CHECK_FAILED, TitoError
 from tito.course.progress import (
@@ -144,22 +145,16 @@ def verify_import(course: Course, module: ModuleSpec, plan) -> None:
         "    found.update(n for n in dir(package) if not n.startswith('_'))\n"
         "print(json.dumps(sorted(set(names) - found)))\n"
     )
-    try:
-        done = subprocess.run(
-            [sys.executable, "-c", script],
-            cwd=course.root,
-            capture_output=True,
-            text=True,
-            timeout=IMPORT_CHECK_TIMEOUT,
-            env=_clean_env(),
-        )
-    except subprocess.TimeoutExpired:
+    done = processes.run(
+        [sys.executable, "-c", script], cwd=course.root, timeout=IMPORT_CHECK_TIMEOUT
+    )
+    if done.timed_out:
         raise TitoError(
             f"Importing the exported code of {module.id} took over {IMPORT_CHECK_TIMEOUT:.0f} s.",
             hint="Look for work done at import time in the exported cells.",
             exit_code=CHECK_FAILED,
-        ) from None
-    if done.returncode != 0:
+        )
+    if done.exit_code != 0:
         last = (done.stderr.strip().splitlines() or ["unknown error"])[-1]
         raise TitoError(
             f"The exported code of {module.id} does not import: {last}",
@@ -265,9 +260,16 @@ def _read_source(module: ModuleSpec) -> bytes:
 
 def _restore_source(course: Course, module: ModuleSpec) -> str:
     relative = _relative(course, module.source_path)
-    done = subprocess.run(
-        ["git", "checkout", "--", relative], cwd=course.root, capture_output=True, text=True
-    )
+    try:
+        done = subprocess.run(
+            ["git", "checkout", "--", relative],
+            cwd=course.root,
+            capture_output=True,
+            encoding="utf-8",
+            errors="replace",
+        )
+    except OSError as error:  # git is not installed (common on Windows)
+        raise TitoError(f"Could not run git to restore {relative} ({error.strerror}).") from None
     if done.returncode != 0:
         raise TitoError(
             f"Could not restore {relative} from git: {done.stderr.strip() or 'git failed'}."
@@ -280,11 +282,3 @@ def _relative(course: Course, path: Path) -> str:
         return path.relative_to(course.root).as_posix()
     except ValueError:
         return str(path)
-
-
-def _clean_env() -> dict:
-    import os
-
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    return env

@@ -1,0 +1,120 @@
+"""Reading and writing course files: one decoding policy, one atomic write.
+
+Module files, notebooks and generated package files are UTF-8. They are read as bytes and
+decoded here, never with the platform's default encoding (cp1252 on many Windows machines)
+and never with newline translation, so a file with CRLF line ends reads back exactly and an
+export's undo restores the same bytes. A UTF-8 byte-order mark (Notepad writes one) is dropped.
+
+Writes go to a temporary file beside the target, are flushed to disk, then `os.replace`d into
+place: a crash or a full disk leaves the old file or the new one, never half of either. The
+temporary name starts with a dot and contains `.tito-tmp`, so it is never imported as a module
+and a release never copies it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from tito.course.errors import TitoError
+
+ENCODING = "utf-8"
+TEMP_MARK = ".tito-tmp"
+# Windows refuses to replace a file another process holds open (an editor, a virus scanner
+# taking a look); such a hold is usually gone within a moment, so a replace is retried briefly.
+REPLACE_ATTEMPTS = 10
+REPLACE_PAUSE = 0.05
+
+
+def read_text(path: Path, *, what: str = "The file") -> str:
+    """The text of a UTF-8 file, line ends as written; a problem is one TitoError naming it."""
+    try:
+        return decode(Path(path).read_bytes())
+    except FileNotFoundError:
+        raise TitoError(f"{what} {path} does not exist.") from None
+    except IsADirectoryError:
+        raise TitoError(f"{what} {path} is a folder, not a file.") from None
+    except UnicodeDecodeError as error:
+        raise TitoError(
+            f"{what} {path} is not UTF-8 text (byte {error.start}: {error.reason}).",
+            hint="Save it as UTF-8 in your editor and try again.",
+        ) from None
+    except OSError as error:
+        raise TitoError(f"{what} {path} cannot be read ({error.strerror or error}).") from None
+
+
+def decode(data: bytes) -> str:
+    """Bytes of a course file as text: UTF-8, a leading byte-order mark dropped."""
+    return data.decode("utf-8-sig")
+
+
+def write_atomic(path: Path, text: str | bytes) -> None:
+    """Replace `path` with `text` (UTF-8) in one step; its folder is created if needed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = write_temporary(path, text)
+    try:
+        replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise
+
+
+def write_temporary(path: Path, text: str | bytes) -> Path:
+    """Write `text` to a new temporary file beside `path`, flushed to disk; return its path.
+
+    The file keeps `path`'s permission bits when `path` exists. Written as bytes, so Windows
+    does not turn LF into CRLF.
+    """
+    data = text.encode(ENCODING) if isinstance(text, str) else text
+    descriptor, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_MARK, dir=path.parent)
+    temporary = Path(name)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if path.exists():
+            shutil.copymode(path, temporary)
+        else:
+            # mkstemp makes the file readable by its owner only; a new file gets the usual bits.
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(temporary, 0o666 & ~umask)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise
+    return temporary
+
+
+def replace(source: Path, target: Path) -> None:
+    """`os.replace`, retried for a moment while Windows reports the target as in use."""
+    for attempt in range(REPLACE_ATTEMPTS):
+        try:
+            os.replace(source, target)
+            return
+        except PermissionError:
+            if os.name != "nt" or attempt == REPLACE_ATTEMPTS - 1:
+                raise
+            time.sleep(REPLACE_PAUSE)
+
+
+def sync_folder(folder: Path) -> None:
+    """fsync a folder so renames in it survive a crash; a no-op where folders cannot be opened
+    (Windows)."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
