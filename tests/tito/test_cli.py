@@ -302,3 +302,40 @@ def test_module_with_no_tests_is_not_completed(course):
     result = tito(course, "module", "complete", "03_empty", "--force")
     assert result.exit_code == 1 and "No tests found" in result.output
     assert not (course / "tinytorch" / "core" / "empty.py").exists()
+
+
+def test_help_shows_no_type_after_flags():
+    result = CliRunner().invoke(app, ["module", "complete", "--help"])
+    assert result.exit_code == 0 and "--all" in result.output
+    assert "<bool>" not in result.output
+
+
+def test_complete_and_status_agree_on_the_next_step(course):
+    completed = tito(course, "module", "complete", "01_alpha")
+    assert "Next step: `tito module start 02_beta`" in completed.output
+    assert "Next step: `tito module start 02_beta`" in tito(course, "status").output
+    tito(course, "module", "start", "02_beta")
+    assert "Next step: `tito module complete 02_beta`" in tito(course, "status").output
+    status = json.loads(tito(course, "status", "--json").output)
+    assert status["next_command"] == "tito module complete 02_beta"
+
+
+def test_status_bar_and_module_table_are_on_separate_lines(course):
+    tito(course, "module", "complete", "01_alpha")
+    lines = tito(course, "status").output.splitlines()
+    bar = next(i for i, line in enumerate(lines) if line.rstrip().endswith("1/2"))
+    assert lines[bar + 1].lstrip().startswith(("┏", "+")), lines[bar : bar + 2]
+
+
+@pytest.mark.parametrize(
+    ("title", "year", "heading"),
+    [
+        ("TinyGPT: a transformer language model (GPT, 2018)", 2018, None),
+        ("The perceptron", 1957, "The perceptron (1957)"),
+        ("TinyTalks", None, "TinyTalks"),
+    ],
+)
+def test_milestone_heading_shows_the_year_once(title, year, heading):
+    from tito.cli.milestone import milestone_heading
+
+    assert milestone_heading(title, year) == (heading or title)

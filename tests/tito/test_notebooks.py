@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import jupytext
 import nbformat
 import pytest
 from typer.testing import CliRunner
@@ -13,7 +14,15 @@ from tests.coursekit import add_module, make_course
 from tito.cli.main import app
 from tito.course.catalog import load_course
 from tito.course.cells import parse_cells
-from tito.course.notebooks import notebook_path, sync_notebook, write_notebook
+from tito.course.notebooks import (
+    IN_SYNC,
+    NO_NOTEBOOK,
+    NOTEBOOK_NEWER,
+    notebook_path,
+    sync_from_notebook_if_newer,
+    sync_notebook,
+    write_notebook,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 MODULES = list(load_course(ROOT).modules.values())
@@ -118,3 +127,135 @@ def test_tensor_notebook_runs_its_tests_in_a_real_kernel(tmp_path):
     spec = copy_module(load_course(ROOT).modules["01_tensor"], tmp_path)
     printed = execute(write_notebook(spec), ROOT)
     assert "All tests passed for module 01_tensor." in printed
+
+
+# -- the notebook as the place the student works ------------------------------------------
+
+STUB = """
+# %% nbgrader={"grade": false, "grade_id": "impl", "locked": false, "solution": true}
+def triple(x):
+    ### BEGIN SOLUTION
+    raise NotImplementedError()
+    ### END SOLUTION
+
+# %% nbgrader={"grade": true, "grade_id": "test-triple", "locked": true, "points": 1}
+def test_triple():
+    assert triple(2) == 6
+
+if __name__ == "__main__":
+    test_triple()
+"""
+
+
+@pytest.fixture
+def stub_course(tmp_path):
+    root = make_course(tmp_path / "course")
+    add_module(root, "01_triple", STUB)
+    return load_course(root)
+
+
+def edit_notebook(spec, old: str, new: str) -> None:
+    """What a student does in Jupyter: change a cell's code and save."""
+    notebook = nbformat.read(notebook_path(spec), as_version=4)
+    cell = next(c for c in notebook.cells if old in c.source)
+    cell.source = cell.source.replace(old, new)
+    cell.outputs = [nbformat.v4.new_output("stream", text="ran\n")]
+    cell.execution_count = 3
+    cell.metadata["collapsed"] = False  # what a front end adds; not an edit
+    nbformat.write(notebook, notebook_path(spec))
+
+
+def invoke(course, *args):
+    return CliRunner().invoke(app, ["--course", str(course.root), *args])
+
+
+def test_complete_uses_the_notebook_when_only_it_was_edited(stub_course):
+    spec = stub_course.modules["01_triple"]
+    started = invoke(stub_course, "module", "start", "01", "--notebook")
+    assert started.exit_code == 0, started.output
+    assert "triple_dev.ipynb" in started.output and notebook_path(spec).is_file()
+    edit_notebook(spec, "raise NotImplementedError()", "return 3 * x")
+    result = invoke(stub_course, "module", "complete", "01")
+    assert result.exit_code == 0, result.output
+    assert "Using your notebook" in result.output and "Completed 01_triple" in result.output
+    assert "return 3 * x" in spec.source_path.read_text()
+    # the notebook now matches the .py: the next run says nothing about it
+    again = invoke(stub_course, "module", "test", "01")
+    assert again.exit_code == 0 and "notebook" not in again.output
+
+
+def test_edits_on_both_sides_are_refused_naming_both(stub_course):
+    spec = stub_course.modules["01_triple"]
+    write_notebook(spec)
+    edit_notebook(spec, "raise NotImplementedError()", "return 3 * x")
+    py_text = spec.source_path.read_text().replace("raise NotImplementedError()", "return x * 3")
+    spec.source_path.write_text(py_text)
+    for command in (["module", "test", "01"], ["module", "complete", "01"]):
+        result = invoke(stub_course, *command)
+        assert result.exit_code == 1, result.output
+        assert "triple_dev.py" in result.output and "triple_dev.ipynb" in result.output
+        assert "tito notebook 01_triple --sync --force" in result.output
+        assert "Traceback" not in result.output
+    assert spec.source_path.read_text() == py_text  # nothing was overwritten
+    # picking the notebook's side resolves it
+    assert invoke(stub_course, "notebook", "01", "--sync", "--force").exit_code == 0
+    assert invoke(stub_course, "module", "complete", "01").exit_code == 0
+
+
+def test_a_newer_py_is_used_and_the_stale_notebook_named(stub_course):
+    spec = stub_course.modules["01_triple"]
+    write_notebook(spec)
+    spec.source_path.write_text(
+        spec.source_path.read_text().replace("raise NotImplementedError()", "return 3 * x")
+    )
+    result = invoke(stub_course, "module", "test", "01")
+    assert result.exit_code == 0, result.output
+    assert "older than triple_dev.py" in result.output
+    # nothing holds edits the .py lacks, so writing the notebook again is allowed
+    assert invoke(stub_course, "notebook", "01").exit_code == 0
+
+
+def test_start_and_notebook_never_overwrite_notebook_edits(stub_course):
+    spec = stub_course.modules["01_triple"]
+    write_notebook(spec)
+    edit_notebook(spec, "raise NotImplementedError()", "return 3 * x")
+    edited = notebook_path(spec).read_bytes()
+    started = invoke(stub_course, "module", "start", "01", "--notebook")
+    assert started.exit_code == 0, started.output
+    assert "Kept triple_dev.ipynb" in started.output
+    refused = invoke(stub_course, "notebook", "01")
+    assert refused.exit_code == 1 and "would lose them" in refused.output
+    assert notebook_path(spec).read_bytes() == edited
+    assert invoke(stub_course, "notebook", "01", "--force").exit_code == 0
+    assert "return 3 * x" not in notebook_path(spec).read_text()
+
+
+def test_sync_from_notebook_if_newer_needs_only_a_folder(tmp_path, stub_course):
+    """What grading calls on a submission: a module file and a notebook, no course object."""
+    spec = stub_course.modules["01_triple"]
+    write_notebook(spec)
+    assert sync_from_notebook_if_newer(spec.source_path).state == IN_SYNC
+    edit_notebook(spec, "raise NotImplementedError()", "return 3 * x")
+    result = sync_from_notebook_if_newer(spec.source_path)
+    assert result.synced and result.state == NOTEBOOK_NEWER and not result.conflict
+    assert "return 3 * x" in spec.source_path.read_text()
+    lone = tmp_path / "lone" / "x_dev.py"
+    lone.parent.mkdir()
+    lone.write_text("x = 1\n")
+    assert sync_from_notebook_if_newer(lone).state == NO_NOTEBOOK
+
+
+def test_a_notebook_tito_did_not_write_is_never_guessed(stub_course):
+    spec = stub_course.modules["01_triple"]
+    notebook = jupytext.reads(spec.source_path.read_text().replace("raise", "return 1 #"), "py")
+    nbformat.write(notebook, notebook_path(spec))
+    result = sync_from_notebook_if_newer(spec.source_path)
+    assert result.conflict and "triple_dev.ipynb" in str(result.error())
+
+
+def test_a_half_saved_notebook_is_one_sentence(stub_course):
+    spec = stub_course.modules["01_triple"]
+    notebook_path(spec).write_text('{"cells": [')
+    result = invoke(stub_course, "module", "test", "01")
+    assert result.exit_code == 2 and "not a readable notebook" in result.output
+    assert "Traceback" not in result.output

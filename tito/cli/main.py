@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -51,5 +52,23 @@ def main(
     ctx.obj = {"course": course}
 
 
+def use_utf8_output() -> None:
+    """Make stdout and stderr UTF-8 whatever the console's code page.
+
+    A Windows console or a redirected output is often cp1252, which cannot encode rich's table
+    borders, a check mark or a student's non-ASCII output: printing one would end the command
+    with UnicodeEncodeError. `errors="replace"` keeps even a stray lone surrogate printable.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is None:  # replaced by a test harness or an IDE with a plain object
+            continue
+        try:
+            reconfigure(encoding="utf-8", errors="replace")
+        except (ValueError, OSError):  # a closed or detached stream: nothing to print to
+            continue
+
+
 def run() -> None:
+    use_utf8_output()
     app()

@@ -14,6 +14,13 @@ from tito.course.errors import CHECK_FAILED
 app = typer.Typer(help="Milestone demos that run on your own exported code.")
 
 
+def milestone_heading(title: str, year: int | None) -> str:
+    """The title with its year, unless the title already says it ("TinyGPT (GPT, 2018)")."""
+    if year is None or str(year) in title:
+        return title
+    return f"{title} ({year})"
+
+
 @app.command("list")
 @handles_errors
 def list_milestones(
@@ -59,7 +66,7 @@ def run(
     spec = course.milestone(milestone)
     if force and locked_by(course, spec):
         warn(f"Running {spec.id} with --force: {', '.join(locked_by(course, spec))} incomplete.")
-    console.print(f"[bold]{escape(spec.title)}[/] ({spec.year or ''})")
+    console.print(f"[bold]{escape(milestone_heading(spec.title, spec.year))}[/]")
     if spec.criterion:
         console.print(f"Success criterion: {escape(spec.criterion)}")
     result = run_milestone(

@@ -56,30 +56,36 @@ def start(
     spec = course.module(module)
     for message in start_module(course, spec, force=force):
         warn(message)
-    path = spec.source_path.relative_to(course.root)
     console.print(f"Started [bold]{spec.id}[/]: {escape(spec.title)}")
     if notebook:
-        from tito.course.notebooks import write_notebook
+        from tito.course.notebooks import ensure_notebook
 
-        path = write_notebook(spec).relative_to(course.root)
-    console.print(f"Edit [bold]{path}[/], then run `tito module complete {spec.id}`.")
+        written, note = ensure_notebook(spec)
+        if note:
+            warn(note)
+        path = written.relative_to(course.root).as_posix()
+        console.print(
+            f"Edit [bold]{escape(path)}[/] in Jupyter, then run `tito module complete {spec.id}` "
+            "(it tests your notebook's code)."
+        )
+        return
+    path = spec.source_path.relative_to(course.root).as_posix()
+    console.print(f"Edit [bold]{escape(path)}[/], then run `tito module complete {spec.id}`.")
 
 
 @app.command()
 @handles_errors
 def test(ctx: typer.Context, module: ModuleArg, as_json: JsonOpt = False) -> None:
     """Run the module's inline tests in isolation; exit 1 if any fails."""
-    from tito.course.progress import mark_tested, update_progress
-    from tito.course.runner import run_module_tests
-    from tito.course.workflow import summarize
+    from tito.course.workflow import test_module
 
     course = open_course(ctx)
-    spec = course.module(module)
-    report = run_module_tests(course, spec)
-    update_progress(course.state_dir, mark_tested(spec.id, summarize(report)))
+    tested = test_module(course, course.module(module))
+    report = tested.report
     if as_json:
-        print_json(report.to_dict())
+        print_json({**report.to_dict(), "notes": tested.notes})
     else:
+        render_notes(tested.notes)
         render_report(report)
     if not report.passed:
         raise typer.Exit(CHECK_FAILED)
@@ -175,9 +181,15 @@ def styled_outcome(outcome: str) -> str:
     return f"[{colours.get(outcome, 'dim')}]{outcome}[/]"
 
 
+def render_notes(notes: list[str]) -> None:
+    for note in notes:
+        console.print(f"[cyan]{escape(note)}[/]")
+
+
 def render_completion(result) -> None:
     for message in result.warnings:
         warn(message)
+    render_notes(result.notes)
     render_report(result.report)
     if not result.completed:
         console.print(f"[red]{result.module.id} is not completed:[/] fix the tests above.")
@@ -190,8 +202,8 @@ def render_completion(result) -> None:
             f"[bold magenta]Milestone unlocked:[/] {milestone} "
             f"(run `tito milestone run {milestone}`)"
         )
-    if result.next_module:
-        console.print(f"Next: `tito module start {result.next_module}`")
+    if result.next_command:
+        console.print(f"Next step: `{result.next_command}`")
 
 
 def _completion_dict(result) -> dict:
@@ -203,4 +215,6 @@ def _completion_dict(result) -> dict:
         "warnings": result.warnings,
         "unlocked_milestones": list(result.unlocked_milestones),
         "next": result.next_module,
+        "next_command": result.next_command,
+        "notes": result.notes,
     }

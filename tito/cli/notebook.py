@@ -17,7 +17,12 @@ def notebook(
         bool, typer.Option("--sync", help="Bring edits made in the notebook back into the .py.")
     ] = False,
     force: Annotated[
-        bool, typer.Option("--force", help="With --sync: overwrite a .py that changed since.")
+        bool,
+        typer.Option(
+            "--force",
+            help="Replace a notebook that holds edits; with --sync, overwrite a .py that "
+            "changed since.",
+        ),
     ] = False,
 ) -> None:
     """Write the module as a Jupyter notebook (.ipynb), or sync the notebook back."""
@@ -27,7 +32,10 @@ def notebook(
     spec = course.module(module)
     if sync:
         path = sync_notebook(spec, force=force)
-        console.print(f"Synced the notebook into {path.relative_to(course.root)}.")
+        console.print(f"Synced the notebook into {path.relative_to(course.root).as_posix()}.")
     else:
-        path = write_notebook(spec)
-        console.print(f"Wrote {path.relative_to(course.root)} (open it with Jupyter).")
+        path = write_notebook(spec, force=force)
+        console.print(
+            f"Wrote {path.relative_to(course.root).as_posix()} (open it with Jupyter; "
+            f"`tito module test {spec.id}` and `complete` use its edits)."
+        )

@@ -29,7 +29,11 @@ def status(
         return
     done, total = data["completed"], data["total"]
     console.print(f"[bold]TinyTorch[/]: {done} of {total} modules completed")
-    console.print(ProgressBar(total=max(total, 1), completed=done, width=40))
+    # A bar is an inline renderable: alone it shares its line with what follows, so it goes
+    # into a one-row grid, which always ends its line.
+    bar = Table.grid(padding=(0, 1))
+    bar.add_row(ProgressBar(total=max(total, 1), completed=done, width=40), f"{done}/{total}")
+    console.print(bar)
     modules = Table(show_header=True, header_style="bold")
     for column in ("#", "module", "state", "tests"):
         modules.add_column(column)
@@ -38,8 +42,8 @@ def status(
         counts = f"{tests['passed']}/{tests['total']}" if tests else ""
         modules.add_row(f"{row['number']:02d}", row["title"], styled(row["state"]), counts)
     console.print(modules)
-    if data["next"]:
-        console.print(f"Next step: `tito module complete {data['next']}`")
+    if data["next_command"]:
+        console.print(f"Next step: `{data['next_command']}`")
     else:
         console.print("[green]Every module is completed.[/]")
     if data["milestones"]:

@@ -1,37 +1,104 @@
 """Module files as Jupyter notebooks, with jupytext: .py (percent format) <-> .ipynb.
 
-The .py file stays the source of truth. Jupytext maps each `# %%` header to a cell: the
-`[markdown]` kind to a markdown cell, and `key=<JSON>` pairs to the cell's metadata, so
-`# %% nbgrader={...}` becomes `cell.metadata["nbgrader"]` and comes back written the same way.
+The .py file is what tito tests, exports and grades; the notebook is a second place to edit
+it. Jupytext maps each `# %%` header to a cell: the `[markdown]` kind to a markdown cell, and
+`key=<JSON>` pairs to the cell's metadata, so `# %% nbgrader={...}` becomes
+`cell.metadata["nbgrader"]` and comes back written the same way.
 
 The round trip .py -> .ipynb -> .py is exact for every module, with one normalisation that no
 jupytext option removes: writing a .py, jupytext stamps `format_version` and
-`jupytext_version` into the YAML header (a metadata filter that drops them is itself written
-into the header). So `sync_notebook` keeps the .py's own header as it was: a kernel chosen in
-Jupyter is not written back, everything below the header is.
+`jupytext_version` into the YAML header. So the .py's own header is kept as it was: a kernel
+chosen in Jupyter is not written back, everything below the header is.
 
-`write_notebook` records the SHA-256 of the .py in the notebook's metadata; `sync_notebook`
-refuses to overwrite a .py that changed since (unless forced), so edits made on both sides are
-never silently lost.
+`write_notebook` records two fingerprints in the notebook's metadata: the SHA-256 of the .py
+as it was, and of its cells (everything below the header). Later, comparing them tells which
+side changed since (`notebook_state`):
+
+- only the notebook: its edits are brought into the .py (`sync_from_notebook_if_newer`, which
+  `tito module test/complete` and grading call first), so the student's work is what runs;
+- only the .py: the notebook is out of date and the .py is used;
+- both, differently: tito refuses and names both files and the commands that pick a side.
+
+Nothing here overwrites work: `write_notebook` refuses to replace a notebook holding edits the
+.py does not have, and `sync_notebook` one whose .py changed since, unless forced.
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 
+from tito.course import files
 from tito.course.catalog import ModuleSpec
 from tito.course.cells import parse_cells, render_cells
 from tito.course.errors import CHECK_FAILED, TitoError
-from tito.course.progress import write_atomic
 
 PY_FORMAT = "py:percent"
-METADATA_KEY = "tito"  # notebook metadata: {"source": "<file>", "source_sha256": "..."}
+# notebook metadata: {"source": "<file>", "source_sha256": "...", "cells_sha256": "..."}
+METADATA_KEY = "tito"
+# Cell metadata that Jupyter front ends add while a student works (collapsing a cell, running
+# it, locking it in the UI). Not course content: dropped before a notebook becomes a .py, so
+# opening and running a notebook does not count as an edit.
+UI_METADATA = frozenset(
+    {
+        "collapsed",
+        "scrolled",
+        "execution",
+        "ExecuteTime",
+        "jupyter",
+        "editable",
+        "deletable",
+        "trusted",
+        "vscode",
+    }
+)
+
+# The states `notebook_state` reports.
+NO_NOTEBOOK = "no_notebook"
+IN_SYNC = "in_sync"
+NOTEBOOK_NEWER = "notebook_newer"
+SOURCE_NEWER = "source_newer"
+CONFLICT = "conflict"
 
 
-def notebook_path(module: ModuleSpec) -> Path:
+@dataclass(frozen=True)
+class SyncResult:
+    """Which side of a module holds the work, and what was done about it.
+
+    `state` is one of NO_NOTEBOOK, IN_SYNC, NOTEBOOK_NEWER (after a sync: `synced` is True),
+    SOURCE_NEWER or CONFLICT; `message` is one line for the user ("" when nothing to say).
+    """
+
+    state: str
+    source: Path
+    notebook: Path
+    message: str = ""
+    synced: bool = False
+
+    @property
+    def conflict(self) -> bool:
+        return self.state == CONFLICT
+
+    def error(self) -> TitoError:
+        """The refusal for a conflict: both files named, and the commands that pick a side."""
+        module_id = self.source.parent.name
+        return TitoError(
+            f"Both {self.source.name} and {self.notebook.name} were edited since the notebook "
+            "was written, and they differ; tito will not guess which one holds your work.",
+            hint=(
+                f"Keep the notebook: `tito notebook {module_id} --sync --force`. "
+                f"Keep the .py: `tito notebook {module_id} --force` (rewrites the notebook). "
+                f"Files: {self.source} and {self.notebook}."
+            ),
+            exit_code=CHECK_FAILED,
+        )
+
+
+def notebook_path(module: ModuleSpec | Path) -> Path:
     """`modules/NN_name/name_dev.ipynb`, beside the module file."""
-    return module.source_path.with_suffix(".ipynb")
+    source = module if isinstance(module, Path) else module.source_path
+    return source.with_suffix(".ipynb")
 
 
 def to_notebook(text: str):
@@ -46,55 +113,172 @@ def to_python(notebook, original: str | None = None) -> str:
     import jupytext
 
     notebook.metadata.pop(METADATA_KEY, None)
+    for cell in notebook.cells:
+        for key in UI_METADATA & set(cell.metadata):
+            del cell.metadata[key]
+        if cell.metadata.get("tags") == []:
+            del cell.metadata["tags"]
     text = jupytext.writes(notebook, fmt=PY_FORMAT)
     return keep_header(original, text) if original is not None else text
 
 
-def write_notebook(module: ModuleSpec) -> Path:
-    """Write `<name>_dev.ipynb` beside the module file and return its path."""
+def write_notebook(module: ModuleSpec, *, force: bool = False) -> Path:
+    """Write `<name>_dev.ipynb` beside the module file and return its path.
+
+    A notebook holding edits that the .py does not have is not replaced unless `force`.
+    """
     import jupytext
 
-    text = _read(module.source_path)
-    notebook = to_notebook(text)
-    notebook.metadata[METADATA_KEY] = {"source": module.file, "source_sha256": _sha256(text)}
     path = notebook_path(module)
-    write_atomic(path, jupytext.writes(notebook, fmt="ipynb"))
+    state = notebook_state(module.source_path)
+    if state.state in (NOTEBOOK_NEWER, CONFLICT) and not force:
+        raise TitoError(
+            f"{path.name} holds edits that {module.file} does not have; writing the notebook "
+            "again would lose them.",
+            hint=f"Bring them into the .py with `tito notebook {module.id} --sync`, or add "
+            "--force to replace the notebook with the .py.",
+            exit_code=CHECK_FAILED,
+        )
+    text = files.read_text(module.source_path, what="The module file")
+    # Fingerprint the notebook's own conversion back to a .py, not the .py itself: for a file
+    # jupytext would format differently, an untouched notebook must still count as untouched.
+    converted = to_python(to_notebook(text), text)
+    notebook = to_notebook(text)
+    notebook.metadata[METADATA_KEY] = _fingerprints(module.file, text, converted)
+    files.write_atomic(path, jupytext.writes(notebook, fmt="ipynb"))
     return path
+
+
+def ensure_notebook(module: ModuleSpec) -> tuple[Path, str]:
+    """The module's notebook, written only when missing or out of date; plus a note.
+
+    A notebook that is current is left alone (so its outputs stay); one holding edits is
+    never replaced: tito brings them in when the module is tested.
+    """
+    state = notebook_state(module.source_path)
+    if state.state in (NO_NOTEBOOK, SOURCE_NEWER):
+        return write_notebook(module), ""
+    if state.state == NOTEBOOK_NEWER:
+        note = (
+            f"Kept {state.notebook.name}: it holds edits that {module.file} does not have yet "
+            "(test and complete bring them in)."
+        )
+        return state.notebook, note
+    if state.conflict:
+        return state.notebook, f"Kept {state.notebook.name}. {state.error()}"
+    return state.notebook, ""
 
 
 def sync_notebook(module: ModuleSpec, *, force: bool = False) -> Path:
     """Bring the notebook's content back into the .py file (the notebook must exist)."""
-    import jupytext
-
     path = notebook_path(module)
     if not path.is_file():
         raise TitoError(
             f"{path.name} does not exist yet.",
             hint=f"Create it with `tito notebook {module.id}`, edit it, then sync.",
         )
-    try:
-        notebook = jupytext.reads(_read(path), fmt="ipynb")
-    except TitoError:
-        raise
-    except Exception as error:  # noqa: BLE001 - nbformat raises several types for bad files
-        raise TitoError(f"{path} is not a readable notebook ({error}).") from None
-    original = _read(module.source_path)
+    notebook = read_notebook(path)
+    original = files.read_text(module.source_path, what="The module file")
     recorded = notebook.metadata.get(METADATA_KEY, {}).get("source_sha256")
     if recorded and recorded != _sha256(original) and not force:
         raise TitoError(
             f"{module.file} changed after {path.name} was written; syncing would lose those "
             "changes.",
-            hint=f"Write the notebook again (`tito notebook {module.id}`), or add --force to "
-            "overwrite the .py with the notebook.",
+            hint=f"Write the notebook again (`tito notebook {module.id} --force`), or add "
+            "--force to overwrite the .py with the notebook.",
             exit_code=CHECK_FAILED,
         )
+    _sync(module.source_path, path, notebook, original)
+    return module.source_path
+
+
+def notebook_state(source: Path) -> SyncResult:
+    """Compare a module file with the notebook beside it; reads only, writes nothing."""
+    source = Path(source)
+    path = notebook_path(source)
+    if not path.is_file():
+        return SyncResult(NO_NOTEBOOK, source, path)
+    notebook = read_notebook(path)
+    original = files.read_text(source, what="The module file")
+    recorded = notebook.metadata.get(METADATA_KEY, {})
+    text = to_python(notebook, original)
+    if _cells_sha256(text) == _cells_sha256(original):
+        return SyncResult(IN_SYNC, source, path)
+    source_changed = recorded.get("source_sha256") != _sha256(original)
+    notebook_changed = recorded.get("cells_sha256") != _cells_sha256(text)
+    if "cells_sha256" not in recorded:
+        # Written by an older tito (one fingerprint): the notebook changed if the .py did not.
+        notebook_changed = not source_changed or not recorded
+    if not notebook_changed and not source_changed:
+        return SyncResult(IN_SYNC, source, path)  # a conversion quirk, not an edit
+    if notebook_changed and not source_changed:
+        return SyncResult(NOTEBOOK_NEWER, source, path)
+    if source_changed and not notebook_changed:
+        return SyncResult(
+            SOURCE_NEWER,
+            source,
+            path,
+            f"{path.name} is older than {source.name}; using the .py "
+            f"(`tito notebook {source.parent.name}` writes the notebook again).",
+        )
+    return SyncResult(CONFLICT, source, path)
+
+
+def sync_from_notebook_if_newer(source: Path) -> SyncResult:
+    """Bring a notebook's edits into its module file when only the notebook changed.
+
+    The one call tito's test, complete and grading make before running a module file: after
+    it, unless the result is a conflict, the .py holds the student's latest work. It needs no
+    course (a submission folder is enough); a conflict is returned, not raised (`error()`).
+    """
+    state = notebook_state(source)
+    if state.state != NOTEBOOK_NEWER:
+        return state
+    notebook = read_notebook(state.notebook)
+    original = files.read_text(state.source, what="The module file")
+    _sync(state.source, state.notebook, notebook, original)
+    return SyncResult(
+        NOTEBOOK_NEWER,
+        state.source,
+        state.notebook,
+        f"Using your notebook: brought the edits in {state.notebook.name} into "
+        f"{state.source.name}.",
+        synced=True,
+    )
+
+
+def read_notebook(path: Path):
+    """An .ipynb file as an nbformat notebook; a broken file is one TitoError."""
+    import jupytext
+
+    text = files.read_text(path, what="The notebook")
+    try:
+        return jupytext.reads(text, fmt="ipynb")
+    except Exception as error:  # noqa: BLE001 - nbformat raises several types for bad files
+        raise TitoError(
+            f"{path} is not a readable notebook ({error}).",
+            hint="Save it again in Jupyter (a half-saved file looks like this), then retry.",
+        ) from None
+
+
+def _sync(source: Path, path: Path, notebook, original: str) -> None:
+    """Write the notebook's code into `source`; record in the notebook that both now match."""
+    import jupytext
+
     text = to_python(notebook, original)
     if text != original:
-        write_atomic(module.source_path, text)
-    # The notebook now matches the .py: record that, so a second sync is not refused.
-    notebook.metadata[METADATA_KEY] = {"source": module.file, "source_sha256": _sha256(text)}
-    write_atomic(path, jupytext.writes(notebook, fmt="ipynb"))
-    return module.source_path
+        files.write_atomic(source, text)
+    notebook.metadata[METADATA_KEY] = _fingerprints(source.name, text, text)
+    files.write_atomic(path, jupytext.writes(notebook, fmt="ipynb"))
+
+
+def _fingerprints(file: str, source_text: str, notebook_text: str) -> dict:
+    """The .py as written, and the notebook's cells as they convert back to a .py."""
+    return {
+        "source": file,
+        "source_sha256": _sha256(source_text),
+        "cells_sha256": _cells_sha256(notebook_text),
+    }
 
 
 def keep_header(original: str, converted: str) -> str:
@@ -113,10 +297,9 @@ def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _read(path: Path) -> str:
-    try:
-        return path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise TitoError(f"{path} does not exist.") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise TitoError(f"{path} cannot be read ({error}).") from None
+def _cells_sha256(text: str) -> str:
+    """The fingerprint of everything below the YAML header (Jupyter may rewrite the header)."""
+    cells = parse_cells(text)
+    if cells and cells[0].kind == "preamble":
+        cells = cells[1:]
+    return _sha256(render_cells(cells))

@@ -42,6 +42,16 @@ class Completion:
     warnings: list[str] = field(default_factory=list)
     unlocked_milestones: tuple[str, ...] = ()
     next_module: str | None = None
+    next_command: str | None = None  # `tito module start 14_kvcache`, as `tito status` says
+    notes: list[str] = field(default_factory=list)  # e.g. "Using your notebook: ..."
+
+
+@dataclass
+class Tested:
+    """The outcome of `test_module`."""
+
+    report: RunReport
+    notes: list[str] = field(default_factory=list)
 
 
 def load_progress(course: Course) -> Progress:
@@ -73,13 +83,36 @@ def start_module(course: Course, module: ModuleSpec, *, force: bool = False) -> 
     return warnings + progress.warnings
 
 
+def use_latest_work(module: ModuleSpec) -> list[str]:
+    """Bring notebook edits into the module file first; refuse when both sides changed.
+
+    Returns the line to tell the student (empty when there was no notebook work to bring in).
+    """
+    from tito.course.notebooks import sync_from_notebook_if_newer
+
+    result = sync_from_notebook_if_newer(module.source_path)
+    if result.conflict:
+        raise result.error()
+    return [result.message] if result.message else []
+
+
+def test_module(course: Course, module: ModuleSpec) -> Tested:
+    """Run a module's tests on the student's latest work and record the run."""
+    notes = use_latest_work(module)
+    report = run_module_tests(course, module)
+    update_progress(course.state_dir, mark_tested(module.id, summarize(report)))
+    return Tested(report, notes)
+
+
 def complete_module(course: Course, module: ModuleSpec, *, force: bool = False) -> Completion:
-    """Test, export, import-check and record a module; see DESIGN.md 'Commands'."""
+    """Test, export, import-check and record a module; see docs/design.md 'Commands'."""
     warnings = _check_prerequisites(course, module, force)
+    notes = use_latest_work(module)
     source_bytes = _read_source(module)
     plan = exporting.plan_export(course, module)
     report = run_module_tests(course, module)
     result = Completion(module=module, report=report, warnings=warnings + list(plan.warnings))
+    result.notes = notes
     summary = summarize(report)
     if not report.passed:
         update_progress(course.state_dir, mark_tested(module.id, summary))
@@ -101,6 +134,7 @@ def complete_module(course: Course, module: ModuleSpec, *, force: bool = False) 
     result.warnings += before.warnings + after.warnings
     result.unlocked_milestones = newly_available_milestones(course, before, after)
     result.next_module = next_module(course, after)
+    result.next_command = next_command(course, after)
     return result
 
 
@@ -186,6 +220,15 @@ def next_module(course: Course, progress: Progress) -> str | None:
     return None
 
 
+def next_command(course: Course, progress: Progress) -> str | None:
+    """What to run next: start the next module, or complete it once it is started."""
+    module_id = next_module(course, progress)
+    if module_id is None:
+        return None
+    verb = "complete" if progress.module(module_id).get("state") == "started" else "start"
+    return f"tito module {verb} {module_id}"
+
+
 def course_status(course: Course) -> dict:
     """Everything `tito status` shows, JSON-ready."""
     progress = load_progress(course)
@@ -197,6 +240,7 @@ def course_status(course: Course) -> dict:
         "completed": completed,
         "total": len(modules),
         "next": next_module(course, progress),
+        "next_command": next_command(course, progress),
         "modules": modules,
         "milestones": milestones,
         "warnings": progress.warnings,
