@@ -29,6 +29,7 @@ from tito import __version__
 from tito.course.catalog import Course, load_course
 from tito.course.cells import SOLUTION_BEGIN, SOLUTION_END, Cell, parse_cells, split_lines
 from tito.course.errors import TitoError
+from tito.course.student_copy import adapt_for_students
 
 MANIFEST = "release.json"
 MANIFEST_VERSION = 1
@@ -213,6 +214,7 @@ def _write_release(course: Course, out: Path, modules: dict) -> ReleaseSummary:
             summary.locked[module_id] = [gid for gid, cell in cells.items() if cell.locked]
             entries[module_id] = module_manifest(relative, cells)
         summary.removed = _reduce_package(staging)
+        summary.files += adapt_for_students(staging)  # the student's README and set-up scripts
         summary.manifest = {
             "manifest_version": MANIFEST_VERSION,
             "tito_version": __version__,
