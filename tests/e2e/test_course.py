@@ -76,4 +76,7 @@ def test_every_milestone_passes_quick(fresh_course, completed, milestone):
     progress = json.loads((fresh_course / ".tito" / "progress.json").read_text())
     best = progress["milestones"][milestone]["best"]
     assert best["passed"] is True and best["result"]["passed"] is True
-    assert isinstance(best["result"]["seconds"], int | float)
+    result = best["result"]
+    assert isinstance(result["seconds"], int | float) and result["seconds"] >= 0
+    assert 0.0 <= result["accuracy"] <= 1.0
+    assert result["final_loss"] is None or result["final_loss"] >= 0  # None: nothing trained

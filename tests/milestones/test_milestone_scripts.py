@@ -65,14 +65,8 @@ def test_milestone_yaml_is_complete(folder):
         assert (ROOT / "modules" / module_id / "module.yaml").is_file(), module_id
 
 
-@pytest.mark.parametrize("folder", MILESTONES, ids=[p.name for p in MILESTONES])
-def test_quick_run_meets_its_criterion(folder):
-    done = run(folder, "--quick", "--seed", "1")
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    result = result_line(done)
-    assert result["passed"] is True and result["seconds"] >= 0
-    assert 0.0 <= result["accuracy"] <= 1.0
-    assert result["final_loss"] is None or result["final_loss"] >= 0  # None: nothing trained
+# Each milestone's full --quick run is tests/e2e/test_course.py::test_every_milestone_passes_quick
+# (marked slow), on the package a fresh course exports: one run per milestone in CI.
 
 
 def test_a_run_that_misses_the_criterion_exits_1():

@@ -30,6 +30,7 @@ INSTRUCTOR_ONLY = (
     ".ci",
     ".github",
     "noxfile.py",
+    ".nox",
     "docs/design.md",
     "docs/authoring.md",
     "docs/README.md",
