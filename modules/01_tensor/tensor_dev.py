@@ -511,11 +511,13 @@ if __name__ == "__main__":
 #
 # **What each op records** (module 05's rules read the inputs' values from `_inputs`):
 #
-# | op | numpy | `op` name | `inputs` | `saved` |
-# |---|---|---|---|---|
-# | `a + b`, `a - b`, `a * b`, `a / b` | `np.add`, ... | `"add"`, `"sub"`, `"mul"`, `"div"` | `(a, b)` | `None` |
-# | `-x`, `x.exp()`, `x.log()`, `x.sqrt()` | `np.negative`, ... | `"neg"`, `"exp"`, `"log"`, `"sqrt"` | `(x,)` | `None` |
-# | `x ** p` (p a number) | `x.data ** p` | `"pow"` | `(x,)` | `p` (the rule is `p·x^(p-1)`) |
+# | expression | `op` names | `inputs` | `saved` |
+# |---|---|---|---|
+# | `a + b`, `a - b`, `a * b`, `a / b` | `"add"`, `"sub"`, `"mul"`, `"div"` | `(a, b)` | `None` |
+# | `-x`, `x.exp()`, `x.log()`, `x.sqrt()` | `"neg"`, `"exp"`, `"log"`, `"sqrt"` | `(x,)` | `None` |
+# | `x ** p` (p a number) | `"pow"` | `(x,)` | `p` (the rule is `p·x^(p-1)`) |
+#
+# The NumPy function of each name is in the tables `_BINARY` and `_UNARY` (given).
 #
 # ### Specification
 #
@@ -1058,13 +1060,13 @@ if __name__ == "__main__":
 # error. PyTorch refuses (`Can't call numpy() on Tensor that requires grad`), and so do we,
 # with an error that names the Tensor op to use instead.
 #
-# | call | Tensor without grad | Tensor with `requires_grad` |
+# | call | t without grad | t with `requires_grad` |
 # |---|---|---|
-# | `np.asarray(t)`, `np.clip(t, 0, 1)` | the values (ndarray) | `RuntimeError` (use `t.detach()`) |
-# | `arr + t`, `arr - t`, `arr * t`, `arr / t`, `arr @ t`, `np.add(arr, t)` | Tensor op | Tensor op (recorded) |
+# | `np.asarray(t)`, `np.clip(t, 0, 1)` | ndarray | `RuntimeError`: use `t.detach()` |
+# | `arr + t` (`-`, `*`, `/`, `@`), `np.add(arr, t)` | Tensor op | Tensor op (recorded) |
 # | `arr < t` (`<=`, `>`, `>=`) | bool Tensor | bool Tensor (no gradient) |
-# | `np.isnan(t)`, `arr == t`, other boolean ufuncs | ndarray | ndarray (no gradient to lose) |
-# | any other ufunc: `np.abs(t)`, `np.exp(t)`, `np.maximum(t, 0)` | ndarray | `RuntimeError` naming the Tensor op |
+# | `np.isnan(t)`, `arr == t`, other boolean ufuncs | ndarray | ndarray (nothing to lose) |
+# | other ufuncs: `np.abs(t)`, `np.exp(t)`, ... | ndarray | `RuntimeError` naming the op |
 #
 # (`__array_priority__` is NumPy's older hook for the same question; NumPy ignores it for a
 # class that defines `__array_ufunc__`, so we do not set it.)
@@ -1236,9 +1238,13 @@ if __name__ == "__main__":
 #
 # **FLOPs per second.** `analyze_matmul_speed` times `a @ b` for n x n matrices and divides
 # the `2n³` FLOPs of section 4 by the median time. A modern CPU core does tens of GFLOP/s in
-# float32 on large matrices; small ones are far slower per FLOP because every call pays the
-# same few microseconds of Python and dispatch overhead, and the cores' vector units and
-# caches only run at full speed on large blocks.
+# float32 on large matrices (and NumPy's BLAS uses every core it finds); small ones are far
+# slower per FLOP because every call pays the same few microseconds of Python and dispatch
+# overhead, and the cores' vector units and caches only run at full speed on large blocks.
+#
+# Timing is an experiment, not a constant: on a busy or shared machine BLAS's threads wait
+# for free cores and a large matmul can suddenly take 100 times longer than it should. If a
+# number looks absurd (a larger matrix at far fewer GFLOP/s than a smaller one), run it again.
 
 
 # %%

@@ -789,10 +789,11 @@ if __name__ == "__main__":
 # ### BEGIN SOLUTION
 # Measured on the machine this course was written on: ReLU 0.2 ns/element, the tanh form of
 # GELU 1.3 ns, the exact form 227 ns: about 175 times slower than the tanh form and a
-# thousand times slower than ReLU (your numbers differ, the ratios are similar). The time goes into the Python interpreter: frompyfunc calls
-# math.erf once per element, boxing each float into a Python object and back, instead of
-# running a compiled loop over the array. A vectorised erf (scipy.special.erf, or a
-# polynomial approximation written with NumPy ufuncs) would bring it close to the tanh form.
+# thousand times slower than ReLU (your numbers differ, the ratios are similar). The time goes
+# into the Python interpreter: frompyfunc calls math.erf once per element, boxing each float into
+# a Python object and back, instead of running a compiled loop over the array. A vectorised erf
+# (scipy.special.erf, or a polynomial approximation written with NumPy ufuncs) would bring it
+# close to the tanh form.
 # ### END SOLUTION
 
 # %% [markdown]
