@@ -29,10 +29,10 @@
 #
 # **How this module is organised.** Each piece follows the same order: an explanation with
 # an example you can check by hand, then the specification (what to compute, shapes, what to
-# record), then the code you write between `### BEGIN SOLUTION` and `### END SOLUTION`
-# (in your copy: where it says `# YOUR CODE HERE`), then a graded test that checks exactly
-# that piece. Run the file (`python tensor_dev.py`) or `tito module test 01_tensor` as you go;
-# a test of a piece you have not written yet fails with `not implemented yet: <name>`.
+# record), then the code you write (in your copy: where it says `# YOUR CODE HERE`), then a
+# graded test that checks exactly that piece. Run the file (`python tensor_dev.py`) or
+# `tito module test 01_tensor` as you go; a test of a piece you have not written yet fails
+# with `not implemented yet: <name>`.
 #
 # **Getting ready for gradients (module 05).** Training needs the gradient of a loss with
 # respect to every parameter. We prepare for it now: every operation creates its result with
