@@ -359,6 +359,8 @@ class _Lint:
     def _misplaced(cell: _ParsedCell, block: _Block) -> str | None:
         """Why the release or grading would mishandle this block here, if it would."""
         if block.kind == HIDDEN:
+            if cell.syntax_error:
+                return None  # the cell is already reported; its test functions are unknown
             if not (cell.is_code and cell.locked_graded and cell.is_test):
                 return (
                     "hidden tests belong inside a test function of a locked, graded test cell "
