@@ -126,7 +126,7 @@ BAD = {
     "short docstring": (
         [('"""Return twice x, e.g. double(3) == 6."""', '"""Doubles."""')],
         "spec-short",
-        "1 word",
+        "too short",
     ),
     "no markdown before the stub": (
         [(SPEC_CELL, "")],
@@ -263,6 +263,21 @@ def test_each_rule_fires_on_a_bad_module(case):
 def test_every_rule_has_a_bad_fixture_except_exports():
     tested = {rule for _, rule, _ in BAD.values()}
     assert tested == set(RULES) - {"exports"}, "exports is tested with a course, below"
+
+
+@pytest.mark.parametrize(
+    ("doc", "short"),
+    [
+        ("Forward pass.", True),
+        ("Compute the loss.", True),
+        ("mse_loss(predictions, targets).", False),
+        ("Return twice x, e.g. double(3) == 6.", False),
+    ],
+)
+def test_short_docstrings(doc, short):
+    text = GOOD.replace("Return twice x, e.g. double(3) == 6.", doc)
+    _, findings = check_source(text, "alpha_dev.py")
+    assert [f.rule for f in findings] == (["spec-short"] if short else []), doc
 
 
 def test_findings_point_at_the_line():
