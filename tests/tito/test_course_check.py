@@ -20,8 +20,6 @@ NOT_YET_REWRITTEN = {
     "01_tensor",
     "02_activations",
     "03_layers",
-    "04_losses",
-    "05_autograd",
     "06_optimizers",
     "07_training",
     "08_dataloader",
