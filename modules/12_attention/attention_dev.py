@@ -184,7 +184,7 @@ def test_attention_weights_and_output():
 # %% nbgrader={"grade": true, "grade_id": "test-masks", "locked": true, "points": 35, "schema_version": 3}
 def test_masks():
     mask = causal_mask(4)
-    assert mask.dtype == bool and mask[2, 2] and not mask[1, 3]
+    assert mask.dtype == bool and mask[2, 2] and not mask[1, 3], "causal_mask: booleans, lower"
     Q = K = V = Tensor(np.random.randn(1, 4, 6))
     _, causal = scaled_dot_product_attention(Q, K, V, mask)
     assert np.allclose(np.triu(causal.data[0], 1), 0.0), "no weight on the future"
