@@ -644,16 +644,58 @@ if __name__ == "__main__":
     test_adamw_decouples_weight_decay()
 
 # %% [markdown]
+# ## 5. The loop that uses them
+#
+# An optimizer never computes a gradient itself: it only reads `.grad`. The loop around it
+# must clear the old gradients, compute the loss, fill the new gradients, and step, in that
+# order (the four lines at the top of this module). Forgetting `zero_grad()` is the classic
+# bug: `backward()` *adds* into an existing `.grad` (module 05), so every step would use the
+# sum of all gradients so far.
+#
+# ### Specification: `minimise(optimizer, loss_fn, steps) -> float`
+#
+# - `loss_fn` is a function of no arguments that builds and returns a scalar loss Tensor
+#   from the parameters the optimizer holds (so each call records a fresh graph).
+# - Repeat `steps` times: `optimizer.zero_grad()`; `loss = loss_fn()`; `loss.backward()`;
+#   `optimizer.step()`.
+# - Return the loss of the last iteration as a Python float (the loss *before* that last
+#   step). With `steps = 0`, return `nan` (no loss was computed).
+# - Example: `x = Tensor([1.0], requires_grad=True)`,
+#   `minimise(SGD([x], lr=0.1), lambda: (x * x).sum(), 2)` returns 0.64 (the loss at
+#   x = 0.8) and leaves x at 0.64.
+
+
+# %% nbgrader={"grade": false, "grade_id": "minimise", "locked": false, "schema_version": 3, "solution": true}
+def minimise(optimizer: Optimizer, loss_fn, steps: int) -> float:
+    """`steps` rounds of zero_grad, loss_fn().backward(), step; returns the last loss."""
+    ### BEGIN SOLUTION
+    last = float("nan")
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss = loss_fn()
+        loss.backward()
+        optimizer.step()
+        last = float(loss.data)
+    return last
+    ### END SOLUTION
+
+
+# %% [markdown]
 # ### Test: all three actually optimise
 #
 # The worked examples check single steps; this checks the long run. Each optimizer minimises
-# ‖x − (3, −1)‖² from x = 0 with `backward()` computing the gradients, as in a real loop.
-# A sign error (stepping *up* the gradient) or a state that is rebuilt every step (so
-# momentum or the moments never accumulate) passes a one-step test but fails here.
+# ‖x − (3, −1)‖² from x = 0 through your `minimise` loop. A sign error (stepping *up* the
+# gradient), a state that is rebuilt every step (so momentum or the moments never
+# accumulate) or a loop without `zero_grad` passes a one-step test but fails here.
 
 
 # %% nbgrader={"grade": true, "grade_id": "test-training", "locked": true, "points": 20, "schema_version": 3}
 def test_optimizers_minimise_a_quadratic():
+    x = Tensor([1.0], requires_grad=True)
+    last = minimise(SGD([x], lr=0.1), lambda: (x * x).sum(), 2)
+    assert abs(last - 0.64) < 1e-5 and abs(x.data[0] - 0.64) < 1e-5, (
+        f"two SGD steps on x² from 1: last loss 0.64 (at x = 0.8), x = 0.64; got {last}, {x.data}"
+    )
     target = np.array([3.0, -1.0], dtype=np.float32)
     optimizers = {
         "SGD(momentum=0.5)": lambda ps: SGD(ps, lr=0.1, momentum=0.5),
@@ -662,21 +704,18 @@ def test_optimizers_minimise_a_quadratic():
     }
     for name, make in optimizers.items():
         x = Tensor(np.zeros(2), requires_grad=True)
-        opt = make([x])
-        for _ in range(300):
-            opt.zero_grad()
-            ((x - target) ** 2).sum().backward()
-            opt.step()
+        last = minimise(make([x]), lambda x=x: ((x - target) ** 2).sum(), 300)
         assert np.allclose(x.data, target, atol=1e-2), (
             f"{name} should reach the minimum (3, -1) in 300 steps, got {x.data}"
         )
+        assert last < 1e-3, f"{name}: the loss near the minimum should be tiny, got {last}"
 
 
 if __name__ == "__main__":
     test_optimizers_minimise_a_quadratic()
 
 # %% [markdown]
-# ## 5. Systems: what the optimizer's memory costs
+# ## 6. Systems: what the optimizer's memory costs
 #
 # The optimizer's state lives as long as training does, next to the weights and gradients.
 # For P float32 parameters (4 bytes each):
@@ -816,11 +855,7 @@ def analyze_learning_rate(steps: int = 20) -> list[dict]:
         ("Adam", Adam, 1.1)
     ]:
         x = Tensor([1.0], requires_grad=True, dtype=np.float64)
-        opt = make([x], lr=lr)
-        for _ in range(steps):
-            opt.zero_grad()
-            (x * x).sum().backward()
-            opt.step()
+        minimise(make([x], lr=lr), lambda x=x: (x * x).sum(), steps)
         rows.append({"optimizer": name, "lr": lr, "abs_x": abs(float(x.data[0]))})
         print(f"{name:4s} lr={lr:<4} |x| after {steps} steps: {rows[-1]['abs_x']:.3g}")
     return rows

@@ -324,11 +324,6 @@ if __name__ == "__main__":
 # With `grad_clip_norm=1` the gradient (−4, −4) has norm √32 ≈ 5.657, is scaled to
 # (−0.7071, −0.7071), and w = b = 0.07071.
 #
-# **An epoch's mean loss weights every sample equally.** With 5 samples in batches of 2, the
-# batches have 2, 2 and 1 samples. If their mean losses are 1.0, 2.0 and 4.0, the epoch's loss
-# is (2·1.0 + 2·2.0 + 1·4.0)/5 = 2.0, the mean over the 5 samples, not (1 + 2 + 4)/3 = 2.33,
-# which would give the single sample of the last batch twice the weight of the others.
-#
 # **Evaluation** measures, it does not learn: no gradient, no step, and the model in
 # `eval()` mode so that dropout is off (module 03) and the result is deterministic. Under
 # `no_grad()` (module 05) no graph is recorded, so every activation can be freed as soon as
@@ -337,16 +332,17 @@ if __name__ == "__main__":
 # ### Specification
 #
 # Given: `__init__` (stores the five arguments, `self.step = 0`, and
-# `self.history = {"train_loss": [], "val_loss": [], "lr": []}`) and `_batch_size(x)`, the
-# number of samples in a batch `x` (its first dimension; works for Tensors and arrays).
+# `self.history = {"train_loss": [], "val_loss": [], "lr": []}`). `train_epoch` and
+# `evaluate` also use two small helpers defined in section 3b, right after the first test:
+# `_batch_size(x)`, the number of samples in a batch, and `_weighted_mean(losses, sizes)`,
+# the epoch's mean loss (you write it there).
 #
-# - `_weighted_mean(losses, sizes) -> float`: Σ lossᵢ·sizeᵢ / Σ sizeᵢ as a Python float;
-#   `float("nan")` for empty lists (an empty loader has no mean loss).
 # - `train_step(x, y) -> float`: the seven lines above; `clip_grad_norm` is applied to
 #   `self.optimizer.params`; returns the batch's loss as a Python float (`float(loss.data)`).
 # - `train_epoch(loader) -> float`: put the model in training mode (`self.model.train()`),
 #   `train_step` every `(x, y)` of `loader` (any iterable of pairs: a DataLoader, a list),
-#   then append the sample-weighted mean loss to `history["train_loss"]` and the optimizer's
+#   then append `_weighted_mean` of the batch losses, weighted by `_batch_size(x)`, to
+#   `history["train_loss"]` and the optimizer's
 #   current `lr` to `history["lr"]`, and return the mean.
 # - `evaluate(loader) -> float`: remember whether the model was training
 #   (`getattr(model, "training", True)`), switch to `self.model.eval()`, compute every batch's
@@ -359,19 +355,6 @@ if __name__ == "__main__":
 
 # %% nbgrader={"grade": false, "grade_id": "trainer", "locked": false, "schema_version": 3, "solution": true}
 #| export
-def _batch_size(x) -> int:
-    """Number of samples in a batch: the first dimension (1 for a scalar)."""
-    shape = np.shape(x.data if isinstance(x, Tensor) else x)
-    return shape[0] if shape else 1
-
-
-def _weighted_mean(losses: list[float], sizes: list[int]) -> float:
-    """Σ loss·size / Σ size; nan when there are no batches."""
-    ### BEGIN SOLUTION
-    return float(np.average(losses, weights=sizes)) if losses else float("nan")
-    ### END SOLUTION
-
-
 class Trainer:
     """Train a model with an optimizer and a loss function; keeps a history per epoch."""
 
@@ -483,12 +466,52 @@ if __name__ == "__main__":
     test_train_step_by_hand()
 
 # %% [markdown]
+# ## 3b. The epoch's mean loss
+#
+# A loader's last batch is often smaller (module 08: 5 samples in batches of 2 give batches
+# of 2, 2 and 1). The epoch's loss must weight every *sample* equally: if the three batches
+# have mean losses 1.0, 2.0 and 4.0, the epoch's loss is
+#
+# ```
+# (2·1.0 + 2·2.0 + 1·4.0) / (2 + 2 + 1) = 10 / 5 = 2.0
+# ```
+#
+# the mean over the 5 samples, the number you would get from one batch holding all of them.
+# The plain mean of the batch losses, (1 + 2 + 4)/3 = 2.33, would give the single sample of
+# the last batch twice the weight of every other sample.
+#
+# ### Specification
+#
+# - `_batch_size(x) -> int` (given): the first dimension of `x` (a Tensor or an array), 1
+#   for a scalar.
+# - `_weighted_mean(losses, sizes) -> float`: Σ lossᵢ·sizeᵢ / Σ sizeᵢ as a Python float;
+#   `float("nan")` when the lists are empty (an empty loader has no mean loss).
+#   Example: `_weighted_mean([1.0, 2.0, 4.0], [2, 2, 1]) == 2.0`.
+
+
+# %% nbgrader={"grade": false, "grade_id": "weighted-mean", "locked": false, "schema_version": 3, "solution": true}
+#| export
+def _batch_size(x) -> int:
+    """Number of samples in a batch: the first dimension (1 for a scalar)."""
+    shape = np.shape(x.data if isinstance(x, Tensor) else x)
+    return shape[0] if shape else 1
+
+
+def _weighted_mean(losses: list[float], sizes: list[int]) -> float:
+    """Σ loss·size / Σ size; nan when there are no batches."""
+    ### BEGIN SOLUTION
+    return float(np.average(losses, weights=sizes)) if losses else float("nan")
+    ### END SOLUTION
+
+
+# %% [markdown]
 # ### Test: the Trainer learns, evaluates fairly, and keeps its history
 #
 # This fits a line y = 3x − 1 (a loss 100× smaller after 40 epochs, a validation loss under
 # 10⁻³), checks the history has one entry per epoch and the step clock counts 4 steps per
 # epoch, that `evaluate` runs in eval mode without a graph and restores training mode, and
-# that both means weight batches by their size (the 3-and-1 batch example: (3·1 + 1·5)/4 = 2).
+# that means weight batches by their size (the example above, and batches of 3 samples with
+# loss 1 and 1 sample with loss 5: (3·1 + 1·5)/4 = 2, not 3).
 
 
 # %% nbgrader={"grade": true, "grade_id": "test-trainer", "locked": true, "points": 30, "schema_version": 3}
@@ -533,8 +556,10 @@ def test_trainer_learns_a_line():
     mean = judge.evaluate(uneven)
     assert math.isclose(mean, 2.0, rel_tol=1e-6), f"sample-weighted mean (3·1 + 1·5)/4 = 2: {mean}"
     assert math.isnan(judge.evaluate([])), "an empty loader has no mean loss: nan"
+    five = _weighted_mean([1.0, 2.0, 4.0], [2, 2, 1])
+    assert math.isclose(five, 2.0), f"batches of 2, 2, 1 with losses 1, 2, 4: mean 2.0, got {five}"
     ### BEGIN HIDDEN TESTS
-    assert math.isclose(_weighted_mean([1.0, 2.0, 4.0], [2, 2, 1]), 2.0), "the 5-sample example"
+    assert math.isclose(_weighted_mean([3.0, 1.0], [1, 3]), 1.5), "another weighted mean"
     uneven = [(np.zeros((1, 1)), np.full((1, 1), 3.0)), (np.zeros((4, 1)), np.ones((4, 1)))]
     mean = judge.evaluate(uneven)
     assert math.isclose(mean, (9 + 4) / 5, rel_tol=1e-6), f"(1·9 + 4·1)/5, got {mean}"

@@ -200,7 +200,73 @@ if __name__ == "__main__":
 # `dataset[i]`, and the samples stacked (`np.stack`) field by field: that "collate" step
 # costs one Python call per sample. Section 3 measures the difference.
 #
-# ### Specification
+# We build the loader in two pieces: first the epoch's order (2a), then the loader that
+# cuts and gathers (2b).
+#
+# ### 2a. Specification: `_epoch_order(n, shuffle, rng) -> np.ndarray`
+#
+# - Return `np.arange(n)` (the indices in order) when `shuffle` is False, without touching
+#   `rng`.
+# - When `shuffle` is True, shuffle that array in place with `rng.shuffle(order)` (exactly
+#   this call, so that seeds give the orders of the worked example) and return it. The
+#   generator `rng` belongs to the caller, who keeps it from epoch to epoch: each call
+#   advances it, so the next call gives a new order.
+# - Example: `rng = np.random.default_rng(0)`; `_epoch_order(5, True, rng)` gives
+#   `[2, 4, 3, 0, 1]`, a second call `[4, 1, 2, 0, 3]`; `_epoch_order(5, False, rng)` gives
+#   `[0, 1, 2, 3, 4]`.
+
+
+# %% nbgrader={"grade": false, "grade_id": "epoch-order", "locked": false, "schema_version": 3, "solution": true}
+#| export
+def _epoch_order(n: int, shuffle: bool, rng: np.random.Generator) -> np.ndarray:
+    """The indices 0..n-1 of one epoch, shuffled in place by `rng` when `shuffle` is set."""
+    ### BEGIN SOLUTION
+    order = np.arange(n)
+    if shuffle:
+        rng.shuffle(order)  # the generator advances: a new order every epoch
+    return order
+    ### END SOLUTION
+
+
+# %% [markdown]
+# ### Test: the order is seeded, complete, and new every epoch
+#
+# This replays the seeded example (seed 0: [2, 4, 3, 0, 1], then [4, 1, 2, 0, 3]); a
+# different shuffling call, or a generator re-created inside the function, shows up as a
+# different order. It checks that an unshuffled epoch is in order and does not consume
+# randomness, and that every shuffled epoch is a permutation (each sample exactly once).
+
+
+# %% nbgrader={"grade": true, "grade_id": "test-shuffle", "locked": true, "points": 20, "schema_version": 3}
+def test_shuffle_is_seeded_complete_and_changes_each_epoch():
+    rng = np.random.default_rng(0)
+    plain = _epoch_order(5, False, rng).tolist()
+    assert plain == [0, 1, 2, 3, 4], f"without shuffle the order is 0..4, got {plain}"
+    first, second = _epoch_order(5, True, rng).tolist(), _epoch_order(5, True, rng).tolist()
+    assert first == [2, 4, 3, 0, 1], (
+        f"seed 0, first epoch: [2, 4, 3, 0, 1] (and no randomness used without shuffle); "
+        f"got {first}"
+    )
+    assert second == [4, 1, 2, 0, 3], f"the next epoch advances the generator: got {second}"
+    rng = np.random.default_rng(1)
+    for epoch in range(3):
+        order = _epoch_order(20, True, rng)
+        assert sorted(order.tolist()) == list(range(20)), f"epoch {epoch} is not a permutation"
+    ### BEGIN HIDDEN TESTS
+    ours, reference = np.random.default_rng(3), np.random.default_rng(3)
+    for _ in range(2):
+        expected = np.arange(50)
+        reference.shuffle(expected)
+        got = _epoch_order(50, True, ours)
+        assert np.array_equal(got, expected), "one generator, advanced by each epoch's shuffle"
+    ### END HIDDEN TESTS
+
+
+if __name__ == "__main__":
+    test_shuffle_is_seeded_complete_and_changes_each_epoch()
+
+# %% [markdown]
+# ### 2b. Specification: `_collate` and the `DataLoader`
 #
 # `_collate(samples) -> tuple[Tensor, ...]`: `samples` is a list of samples of a generic
 # Dataset. Each sample is a tuple of fields; a sample that is *not* a tuple (a bare array
@@ -212,11 +278,10 @@ if __name__ == "__main__":
 # `DataLoader(dataset, batch_size=32, shuffle=False, drop_last=False, seed=None)`:
 # - `__init__`: `batch_size < 1` raises `ValueError` mentioning `"batch_size"`. Store the
 #   four settings as attributes of the same names and create `self.rng =
-#   np.random.default_rng(seed)`, once.
+#   np.random.default_rng(seed)`, once: this is the generator every epoch advances.
 # - `__len__`: the number of batches an epoch yields: ⌈N/B⌉, or ⌊N/B⌋ with `drop_last`.
-# - `__iter__`: a generator. `order = np.arange(N)`; if `self.shuffle`,
-#   `self.rng.shuffle(order)` (exactly this, so that seeds give the orders of the example).
-#   Then for each consecutive slice of `batch_size` indices, skip a short last slice when
+# - `__iter__`: a generator. `order = _epoch_order(N, self.shuffle, self.rng)`; then for
+#   each consecutive slice of `batch_size` indices, skip a short last slice when
 #   `drop_last`, and `yield self._gather(indices)`.
 # - `_gather(indices)`: for a `TensorDataset`, `tuple(Tensor(a[indices], dtype=a.dtype) for
 #   a in dataset.arrays)` (one NumPy gather per field, the dtype kept: float64 stays
@@ -267,9 +332,7 @@ class DataLoader:
     def __iter__(self):
         """One epoch: order (shuffled if asked), cut into batches, gather each."""
         ### BEGIN SOLUTION
-        order = np.arange(len(self.dataset))
-        if self.shuffle:
-            self.rng.shuffle(order)  # the generator advances: a new order every epoch
+        order = _epoch_order(len(self.dataset), self.shuffle, self.rng)
         for start in range(0, len(order), self.batch_size):
             batch = order[start : start + self.batch_size]
             if self.drop_last and len(batch) < self.batch_size:
@@ -287,16 +350,18 @@ class DataLoader:
 
 
 # %% [markdown]
-# ### Test: batches, the partial batch, and generic datasets
+# ### Test: batches, the partial batch, shuffled batches, and generic datasets
 #
-# This replays the worked example without shuffling: 5 samples in batches of 2 give
-# batches [0, 1], [2, 3], [4] and `len == 3`; with `drop_last` two batches. It checks that
-# both fields of a batch are Tensors with their dtypes (integer labels stay integer: the
-# loss of module 04 indexes with them), and that a Dataset that is not a TensorDataset is
-# batched through `_collate`, including one whose samples are bare arrays.
+# This replays the worked example: without shuffling, 5 samples in batches of 2 give
+# batches [0, 1], [2, 3], [4] and `len == 3`, with `drop_last` two batches; with seed 0 the
+# batches [2, 4] [3, 0] [1], then [4, 1] [2, 0] [3], and a new loader with the same seed
+# replays the first epoch (a generator re-created in `__iter__` would repeat it forever).
+# It checks that both fields of a batch are Tensors with their dtypes (integer labels stay
+# integer: the loss of module 04 indexes with them), that shuffled fields stay aligned, and
+# that a Dataset that is not a TensorDataset is batched through `_collate`.
 
 
-# %% nbgrader={"grade": true, "grade_id": "test-batching", "locked": true, "points": 35, "schema_version": 3}
+# %% nbgrader={"grade": true, "grade_id": "test-batching", "locked": true, "points": 40, "schema_version": 3}
 def test_batching_and_partial_batch():
     x = np.arange(10, dtype=np.float32).reshape(5, 2)
     loader = DataLoader(TensorDataset(x, np.arange(5)), batch_size=2)
@@ -335,6 +400,17 @@ def test_batching_and_partial_batch():
         assert "batch_size" in str(error), f"name the bad argument: {error}"
     else:
         raise AssertionError("batch_size = 0 must be refused")
+
+    shuffled = DataLoader(TensorDataset(np.arange(5)), batch_size=2, shuffle=True, seed=0)
+    epochs = [[b[0].data.tolist() for b in shuffled] for _ in range(2)]
+    assert epochs == [[[2, 4], [3, 0], [1]], [[4, 1], [2, 0], [3]]], (
+        f"seed 0: epoch 1 [2,4] [3,0] [1], epoch 2 [4,1] [2,0] [3]; got {epochs}"
+    )
+    again = DataLoader(TensorDataset(np.arange(5)), batch_size=2, shuffle=True, seed=0)
+    assert [b[0].data.tolist() for b in again] == epochs[0], "the same seed replays epoch 1"
+    aligned = DataLoader(TensorDataset(np.arange(20), np.arange(20) * 10), 6, shuffle=True)
+    for xs, ys in aligned:
+        assert np.array_equal(ys.data, xs.data * 10), "shuffling must keep the fields aligned"
     ### BEGIN HIDDEN TESTS
     for size, batch, drop, expected in [
         (10, 3, False, [3, 3, 3, 1]),
@@ -355,50 +431,7 @@ if __name__ == "__main__":
     test_batching_and_partial_batch()
 
 # %% [markdown]
-# ### Test: shuffling is seeded, complete, and new every epoch
-#
-# This replays the seeded example (seed 0: [2, 4] [3, 0] [1], then [4, 1] [2, 0] [3]), so a
-# generator created in the wrong place (re-created each epoch: the same order twice) or a
-# different shuffling call shows up as a different order. It also checks that every epoch
-# is a permutation (each sample exactly once) and that the fields of a batch stay aligned
-# (feature i still travels with label i after shuffling).
-
-
-# %% nbgrader={"grade": true, "grade_id": "test-shuffle", "locked": true, "points": 25, "schema_version": 3}
-def test_shuffle_is_seeded_complete_and_changes_each_epoch():
-    loader = DataLoader(TensorDataset(np.arange(5)), batch_size=2, shuffle=True, seed=0)
-    epochs = [[b[0].data.tolist() for b in loader] for _ in range(2)]
-    assert epochs[0] == [[2, 4], [3, 0], [1]], f"seed 0, epoch 1: [2,4] [3,0] [1], got {epochs[0]}"
-    assert epochs[1] == [[4, 1], [2, 0], [3]], f"epoch 2 is a new order, got {epochs[1]}"
-    again = DataLoader(TensorDataset(np.arange(5)), batch_size=2, shuffle=True, seed=0)
-    assert [b[0].data.tolist() for b in again] == epochs[0], "the same seed replays epoch 1"
-
-    data = TensorDataset(np.arange(20), np.arange(20) * 10)
-    loader = DataLoader(data, batch_size=6, shuffle=True, seed=1)
-    for _ in range(3):
-        seen = []
-        for xs, ys in loader:
-            assert np.array_equal(ys.data, xs.data * 10), "shuffling must keep fields aligned"
-            seen += xs.data.tolist()
-        assert sorted(seen) == list(range(20)), f"every sample exactly once per epoch: {seen}"
-    ### BEGIN HIDDEN TESTS
-    loader = DataLoader(TensorDataset(np.arange(50)), batch_size=8, shuffle=True, seed=3)
-    reference = np.random.default_rng(3)
-    for _ in range(2):
-        expected = np.arange(50)
-        reference.shuffle(expected)
-        got = np.concatenate([b[0].data for b in loader])
-        assert np.array_equal(got, expected), "one generator, advanced by each epoch's shuffle"
-    unseeded = DataLoader(TensorDataset(np.arange(30)), batch_size=4, shuffle=True)
-    assert sorted(np.concatenate([b[0].data for b in unseeded]).tolist()) == list(range(30))
-    ### END HIDDEN TESTS
-
-
-if __name__ == "__main__":
-    test_shuffle_is_seeded_complete_and_changes_each_epoch()
-
-# %% [markdown]
-# ## 2b. Holding out a validation set
+# ## 2c. Holding out a validation set
 #
 # The Trainer of module 07 reports a validation loss, and it only means something when the
 # validation samples were never trained on: a model can memorise its training set, and only

@@ -57,17 +57,6 @@ def clip_grad_norm(params, max_norm: float) -> float:
     return total
 
 
-def _batch_size(x) -> int:
-    """Number of samples in a batch: the first dimension (1 for a scalar)."""
-    shape = np.shape(x.data if isinstance(x, Tensor) else x)
-    return shape[0] if shape else 1
-
-
-def _weighted_mean(losses: list[float], sizes: list[int]) -> float:
-    """Σ loss·size / Σ size; nan when there are no batches."""
-    return float(np.average(losses, weights=sizes)) if losses else float("nan")
-
-
 class Trainer:
     """Train a model with an optimizer and a loss function; keeps a history per epoch."""
 
@@ -121,6 +110,17 @@ class Trainer:
             if val_loader is not None:
                 self.history["val_loss"].append(self.evaluate(val_loader))
         return self.history
+
+
+def _batch_size(x) -> int:
+    """Number of samples in a batch: the first dimension (1 for a scalar)."""
+    shape = np.shape(x.data if isinstance(x, Tensor) else x)
+    return shape[0] if shape else 1
+
+
+def _weighted_mean(losses: list[float], sizes: list[int]) -> float:
+    """Σ loss·size / Σ size; nan when there are no batches."""
+    return float(np.average(losses, weights=sizes)) if losses else float("nan")
 
 
 def _parameter_names(model, optimizer) -> list[str]:

@@ -47,6 +47,14 @@ class TensorDataset(Dataset):
         return tuple(a[index] for a in self.arrays)
 
 
+def _epoch_order(n: int, shuffle: bool, rng: np.random.Generator) -> np.ndarray:
+    """The indices 0..n-1 of one epoch, shuffled in place by `rng` when `shuffle` is set."""
+    order = np.arange(n)
+    if shuffle:
+        rng.shuffle(order)  # the generator advances: a new order every epoch
+    return order
+
+
 def _collate(samples: list) -> tuple:
     """Stack a list of samples field by field: one Tensor of shape (len(samples), ...) each."""
     if not isinstance(samples[0], tuple):  # a dataset of bare samples: one field
@@ -81,9 +89,7 @@ class DataLoader:
 
     def __iter__(self):
         """One epoch: order (shuffled if asked), cut into batches, gather each."""
-        order = np.arange(len(self.dataset))
-        if self.shuffle:
-            self.rng.shuffle(order)  # the generator advances: a new order every epoch
+        order = _epoch_order(len(self.dataset), self.shuffle, self.rng)
         for start in range(0, len(order), self.batch_size):
             batch = order[start : start + self.batch_size]
             if self.drop_last and len(batch) < self.batch_size:
