@@ -579,7 +579,7 @@ class ReLU(_Activation):
     """max(x, 0)."""
 
     def forward(self, x) -> Tensor:
-        """relu(x)."""
+        """relu(x): elementwise, any shape in, the same shape out (array-likes accepted)."""
         ### BEGIN SOLUTION
         return relu(x)
         ### END SOLUTION
@@ -589,7 +589,7 @@ class Sigmoid(_Activation):
     """1 / (1 + exp(-x))."""
 
     def forward(self, x) -> Tensor:
-        """sigmoid(x)."""
+        """sigmoid(x): elementwise, any shape in, the same shape out (array-likes accepted)."""
         ### BEGIN SOLUTION
         return sigmoid(x)
         ### END SOLUTION
@@ -599,7 +599,7 @@ class Tanh(_Activation):
     """tanh(x)."""
 
     def forward(self, x) -> Tensor:
-        """tanh(x)."""
+        """tanh(x): elementwise, any shape in, the same shape out (array-likes accepted)."""
         ### BEGIN SOLUTION
         return tanh(x)
         ### END SOLUTION

@@ -215,7 +215,7 @@ class Module:
 # `zero_grad()` must clear every gradient.
 
 
-# %% nbgrader={"grade": true, "grade_id": "test-module", "locked": true, "points": 25, "schema_version": 3}
+# %% nbgrader={"grade": true, "grade_id": "test-module", "locked": true, "points": 35, "schema_version": 3}
 def test_module_parameters():
     class Head(Module):
         def __init__(self, bias: bool):
@@ -265,28 +265,6 @@ def test_module_parameters():
     assert Head(True)(np.ones((1, 2))).shape == (1, 1), "layer(x) calls forward"
     assert _join("", "w") == "w" and _join("blocks.0", "w") == "blocks.0.w", "_join"
 
-    ### BEGIN HIDDEN TESTS
-    class Pair(Module):
-        def __init__(self):
-            super().__init__()
-            self.items = ({"k": Tensor([1.0], requires_grad=True)}, [Head(bias=False)])
-
-    hidden = [n for n, _ in Pair().named_parameters()]
-    assert hidden == ["items.0.k", "items.1.0.weight"], f"tuples, dicts, lists nest: {hidden}"
-    ### END HIDDEN TESTS
-
-
-if __name__ == "__main__":
-    test_module_parameters()
-
-
-# %% [markdown]
-# The second test uses the same base class for what the walk is for: switching modes and
-# clearing gradients everywhere in a nested model.
-
-
-# %% nbgrader={"grade": true, "grade_id": "test-train-eval", "locked": true, "points": 10, "schema_version": 3}
-def test_train_eval_zero_grad():
     class Leaf(Module):
         def __init__(self):
             super().__init__()
@@ -316,9 +294,19 @@ def test_train_eval_zero_grad():
     model.zero_grad()
     assert all(p.grad is None for p in model.parameters()), "zero_grad() clears every grad"
 
+    ### BEGIN HIDDEN TESTS
+    class Pair(Module):
+        def __init__(self):
+            super().__init__()
+            self.items = ({"k": Tensor([1.0], requires_grad=True)}, [Head(bias=False)])
+
+    hidden = [n for n, _ in Pair().named_parameters()]
+    assert hidden == ["items.0.k", "items.1.0.weight"], f"tuples, dicts, lists nest: {hidden}"
+    ### END HIDDEN TESTS
+
 
 if __name__ == "__main__":
-    test_train_eval_zero_grad()
+    test_module_parameters()
 
 
 # %% [markdown]
@@ -405,7 +393,7 @@ class Linear(Module):
         ### END SOLUTION
 
     def forward(self, x) -> Tensor:
-        """(..., in_features) -> (..., out_features)."""
+        """x @ weight + bias: (..., in_features) -> (..., out_features); see the spec above."""
         ### BEGIN SOLUTION
         x = as_tensor(x)
         if x.dtype.kind != "f":
@@ -524,8 +512,8 @@ if __name__ == "__main__":
 #   `self.p = float(p)`.
 # - `forward(x)` (`as_tensor` and the identity case are given): the mask's dtype is x's
 #   dtype when x is a float tensor, else float32. Draw `keep = np.random.random(x.shape) >= p`
-#   (NumPy's global generator, so a seed reproduces it), make `mask = Tensor(keep.astype(dtype) / (1 - p),
-#   dtype=dtype)` and return `x * mask`.
+#   (NumPy's global generator, so a seed reproduces it), make
+#   `mask = Tensor(keep.astype(dtype) / (1 - p), dtype=dtype)` and return `x * mask`.
 
 
 # %% nbgrader={"grade": false, "grade_id": "dropout", "locked": false, "schema_version": 3, "solution": true}

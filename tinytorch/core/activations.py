@@ -129,7 +129,7 @@ class ReLU(_Activation):
     """max(x, 0)."""
 
     def forward(self, x) -> Tensor:
-        """relu(x)."""
+        """relu(x): elementwise, any shape in, the same shape out (array-likes accepted)."""
         return relu(x)
 
 
@@ -137,7 +137,7 @@ class Sigmoid(_Activation):
     """1 / (1 + exp(-x))."""
 
     def forward(self, x) -> Tensor:
-        """sigmoid(x)."""
+        """sigmoid(x): elementwise, any shape in, the same shape out (array-likes accepted)."""
         return sigmoid(x)
 
 
@@ -145,7 +145,7 @@ class Tanh(_Activation):
     """tanh(x)."""
 
     def forward(self, x) -> Tensor:
-        """tanh(x)."""
+        """tanh(x): elementwise, any shape in, the same shape out (array-likes accepted)."""
         return tanh(x)
 
 

@@ -115,7 +115,7 @@ class Linear(Module):
             self.bias = Tensor(values, requires_grad=True, dtype=np.float32)
 
     def forward(self, x) -> Tensor:
-        """(..., in_features) -> (..., out_features)."""
+        """x @ weight + bias: (..., in_features) -> (..., out_features); see the spec above."""
         x = as_tensor(x)
         if x.dtype.kind != "f":
             x = Tensor(x.data, dtype=self.weight.dtype)
