@@ -85,6 +85,7 @@ class GradedTest:
     seconds: float = 0.0
     traceback: str = ""
     hidden: bool = False  # its cell holds hidden tests
+    failed_in_hidden: bool = False  # it failed while a hidden test ran (its visible part passed)
 
 
 @dataclass(frozen=True)
@@ -465,7 +466,7 @@ def _row(name, gid, cell: TestCell, share, tampered, by_test, result, hidden_lin
     if outcome is None:
         return GradedTest(name, gid, 0.0, share, *_not_run(result, hidden_lines), hidden=hidden)
     passed = outcome.outcome == "passed"
-    message, traceback = _feedback(outcome, hidden_lines)
+    message, traceback, in_hidden = _feedback(outcome, hidden_lines)
     return GradedTest(
         name,
         gid,
@@ -476,23 +477,25 @@ def _row(name, gid, cell: TestCell, share, tampered, by_test, result, hidden_lin
         outcome.seconds,
         traceback,
         hidden,
+        in_hidden,
     )
 
 
-def _feedback(outcome, hidden_lines) -> tuple[str, str]:
-    """The message and traceback a student may see: nothing of a hidden test's source."""
+def _feedback(outcome, hidden_lines) -> tuple[str, str, bool]:
+    """The message and traceback a student may see (nothing of a hidden test's source), and
+    whether the failure happened in a hidden test."""
     if outcome.outcome == "not_run":
-        return "not run: an earlier test hung or crashed the run", ""
+        return "not run: an earlier test hung or crashed the run", "", False
     lines = _traceback_lines(outcome.traceback, outcome.file)
     if outcome.line is not None:
         lines.append(outcome.line)
     if not any(_inside(line, hidden_lines) for line in lines):
-        return outcome.message, outcome.traceback
+        return outcome.message, outcome.traceback, False
     if outcome.line is not None and _inside(outcome.line, hidden_lines):
-        return (
-            HIDDEN_FAILED if outcome.outcome == "failed" else "a hidden test raised an error"
-        ), ""
-    return f"{outcome.message} (called from a hidden test)", ""  # raised in the student's code
+        failed = outcome.outcome == "failed"
+        return (HIDDEN_FAILED if failed else "a hidden test raised an error"), "", True
+    # Raised in the student's own code, called from a hidden test: their message, no frames.
+    return f"{outcome.message} (called from a hidden test)", "", True
 
 
 def _traceback_lines(traceback: str, path: str | None) -> list[int]:

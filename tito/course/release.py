@@ -124,7 +124,7 @@ def student_text(text: str, path: str | Path) -> StudentText:
     for cell in parse_cells(text, path):
         if cell.header is not None:
             out.append(cell.header)
-        body, blocks = _strip_cell(cell, path)
+        body, blocks = strip_cell(cell, path)
         out.append(body)
         if cell.kind == "markdown":
             answers += blocks.get("solution", 0)
@@ -147,8 +147,13 @@ def _marker(line: str, markdown: bool) -> str | None:
     return None
 
 
-def _strip_cell(cell: Cell, path: str | Path) -> tuple[str, dict[str, int]]:
+def strip_cell(
+    cell: Cell, path: str | Path, *, keep_hidden: bool = False
+) -> tuple[str, dict[str, int]]:
+    """A cell's body as students get it (or, with `keep_hidden`, as grading runs it: solutions
+    stripped, hidden tests kept), and how many blocks of each kind it held."""
     markdown = cell.kind == "markdown"
+    keep = keep_hidden
     out: list[str] = []
     open_kind, open_line = None, 0
     counts: dict[str, int] = {}
@@ -159,7 +164,7 @@ def _strip_cell(cell: Cell, path: str | Path) -> tuple[str, dict[str, int]]:
             kind = "solution" if marker == SOLUTION_BEGIN else "hidden"
             _check_open(marker, kind, open_kind, open_line, number, path, cell)
             open_kind, open_line = kind, number
-            out.append(_placeholder(line, kind, markdown))
+            out.append(line if keep and kind == "hidden" else _placeholder(line, kind, markdown))
         elif marker in (SOLUTION_END, HIDDEN_END):
             kind = "solution" if marker == SOLUTION_END else "hidden"
             if open_kind != kind:
@@ -167,7 +172,9 @@ def _strip_cell(cell: Cell, path: str | Path) -> tuple[str, dict[str, int]]:
                 raise TitoError(f"{path}:{number}: '{marker}' without a '{begin}' before it.")
             open_kind = None
             counts[kind] = counts.get(kind, 0) + 1
-        elif open_kind is None:
+            if keep and kind == "hidden":
+                out.append(line)
+        elif open_kind is None or (keep and open_kind == "hidden"):
             out.append(line)
     if open_kind is not None:
         end = SOLUTION_END if open_kind == "solution" else HIDDEN_END
@@ -516,3 +523,22 @@ def read_manifest(path: Path) -> dict:
             hint="Use a releases/<id>.json that `tito release student` wrote.",
         )
     return data
+
+
+def hidden_tests_note(root: Path, module_id: str) -> str | None:
+    """In a student copy: one sentence saying that hidden tests run at grading, if the
+    release removed any from this module (read from the copy's release.json)."""
+    try:
+        data = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
+        hidden = data["modules"][module_id].get("hidden") or {}
+        count = sum(int(n) for n in hidden.values())
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    if not count:
+        return None
+    cells = len(hidden)
+    return (
+        f"{cells} test cell{'s' if cells > 1 else ''} of this module also hold hidden tests; "
+        "they run when your work is graded, so make your code right for any input, not only "
+        "for the visible asserts."
+    )
