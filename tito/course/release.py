@@ -327,7 +327,7 @@ def _write_release(course: Course, out: Path, modules: dict[str, _Stripped]) -> 
             "manifest_version": MANIFEST_VERSION,
             "release_id": release_id,
             "tito_version": __version__,
-            "released_at": released_at.isoformat(timespec="seconds"),
+            "released_at": released_at.isoformat(timespec="microseconds"),
             "fingerprint": FINGERPRINT,
             "modules": entries,
         }
