@@ -51,7 +51,7 @@ async def test_slow():
 # %% [markdown]
 # **Q1.** Why is doubling cheap?
 
-# %% [markdown] nbgrader={"grade": false, "grade_id": "reflect-cheap", "locked": false, "solution": true}
+# %% [markdown] nbgrader={"grade": false, "grade_id": "reflect-cheap", "solution": true}
 # ### BEGIN SOLUTION
 # One multiply per element.
 # ### END SOLUTION
@@ -172,9 +172,7 @@ def test_the_90_of_90_cheat_scores_zero_with_the_readme_command(
     assert honest.points == 0.0
 
 
-def test_hard_coded_submission_loses_the_cell_and_sees_no_hidden_source(
-    course, release, tmp_path
-):
+def test_hard_coded_submission_loses_the_cell_and_sees_no_hidden_source(course, release, tmp_path):
     hard = submission(
         release, tmp_path, "hardy", lambda t: t.replace("return 2 * x", "return 4", 1)
     )
@@ -254,9 +252,7 @@ def test_missing_locked_cell_missing_file_and_broken_file(course, release, tmp_p
         lambda t: t.split('# %% nbgrader={"grade": true, "grade_id": "test-slow"')[0],
     )
     assert outcomes(grade(course, gone))["test-slow"] == ("missing", 0.0)
-    broken = submission(
-        release, tmp_path, "hal", lambda t: t.replace("def slow():", "def slow(:")
-    )
+    broken = submission(release, tmp_path, "hal", lambda t: t.replace("def slow():", "def slow(:"))
     report = grade(course, broken)
     assert report.status == "load_error" and (report.points, report.max_points) == (0, 10)
     assert {t.outcome for t in report.tests} == {"load_error"}
@@ -293,9 +289,9 @@ def test_later_module_is_graded_on_its_own_without_a_package(course, release, tm
 
 def test_notebook_submission_is_graded(course, release, tmp_path):
     pytest.importorskip("jupytext")
-    from tito.course.notebooks import to_notebook
-
     import jupytext
+
+    from tito.course.notebooks import to_notebook
 
     student = tmp_path / "nora"
     shutil.copytree(release, student)

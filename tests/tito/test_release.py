@@ -208,7 +208,7 @@ async def test_double():
 # %% [markdown]
 # **Q1 (memory).** How much memory does doubling a float32 array of n items take?
 
-# %% [markdown] nbgrader={"grade": false, "grade_id": "reflect-memory", "locked": false, "solution": true}
+# %% [markdown] nbgrader={"grade": false, "grade_id": "reflect-memory", "solution": true}
 # ### BEGIN SOLUTION
 # MODEL-ANSWER: 4n bytes for the result.
 # ### END SOLUTION
