@@ -38,6 +38,7 @@ td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 .card{background:#fff;border:1px solid #dde1e7;border-radius:6px;padding:10px 12px}
 .student{background:#fff;border:1px solid #dde1e7;border-radius:6px;padding:12px 14px;
 margin:12px 0}
+.student h3{margin-top:14px}
 .ok{color:#1b7f3b}.bad{color:#b42318}.warn{color:#9a6700}
 .answer{white-space:pre-wrap;background:#f3f5f8;border-left:3px solid #8aa1c1;margin:4px 0 10px;
 padding:6px 10px}
