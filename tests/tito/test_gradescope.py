@@ -110,7 +110,13 @@ def test_broken_submission_gets_zero_and_a_results_file(autograder, tmp_path, ed
 
 def test_hard_coded_submission_sees_visible_pass_and_hidden_zero():
     row = GradedTest(
-        "test_double", "test-double", 0.0, 6.0, "failed", "a hidden test failed", hidden=True,
+        "test_double",
+        "test-double",
+        0.0,
+        6.0,
+        "failed",
+        "a hidden test failed",
+        hidden=True,
         failed_in_hidden=True,
     )
     visible, hidden = results_json([GradeReport("s", "01_alpha", [row])])["tests"]

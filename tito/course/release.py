@@ -420,10 +420,17 @@ def _check_still_python(student: str, relative: str, instructor: dict[str, Grade
 
 
 def read_records(root: Path) -> list[dict]:
-    """Every release recorded under `root/releases/`, oldest first (unreadable ones skipped)."""
+    """Every release recorded under `root/releases/`, oldest first (unreadable ones skipped).
+
+    A student copy has no records but its own `release.json`, which stands in for them when
+    a student grades their own copy (an instructor's course never holds one).
+    """
     folder = root / RELEASES
+    paths = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    if not paths and (root / MANIFEST).is_file():
+        paths = [root / MANIFEST]
     records = []
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+    for path in paths:
         try:
             records.append(read_manifest(path))
         except TitoError:
