@@ -389,3 +389,12 @@ def test_class_bad_input_exits_2(course, tmp_path, monkeypatch):
     assert runner.invoke(app, ["grade", "--all"]).exit_code == 2
     html_alone = runner.invoke(app, ["grade", "01", "--html", "x.html"])
     assert html_alone.exit_code == 2 and re.search("go with --all", html_alone.output)
+
+
+def test_class_without_a_module_grades_what_was_handed_in(course, release, tmp_path):
+    folder = tmp_path / "uploads" / "uma"
+    folder.mkdir(parents=True)
+    alpha = (release / "modules" / "01_alpha" / "alpha_dev.py").read_text()
+    (folder / "alpha_dev.py").write_text(solve(alpha))
+    reports = grade_class(course, folder.parent, workers=1)
+    assert [(r.student, r.module_id, r.points) for r in reports] == [("uma", "01_alpha", 10.0)]

@@ -567,7 +567,12 @@ def grade_class(
     students = sorted(p for p in submissions.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not students:
         raise TitoError(f"{submissions} holds no student folders.")
-    modules = [course.module(m) for m in module_ids] if module_ids else _graded_modules(course)
+    if module_ids:
+        modules = [course.module(m) for m in module_ids]
+    else:  # what the class handed in: a module nobody submitted is not graded as all zeros
+        modules = [
+            m for m in _graded_modules(course) if any(_has_file(folder, m) for folder in students)
+        ]
     with tempfile.TemporaryDirectory(prefix="tito-packages-") as scratch:
         packages = {}
         if not cumulative:
@@ -579,6 +584,13 @@ def grade_class(
             for module in modules
         ]
         return _run_jobs(jobs, workers, on_done)
+
+
+def _has_file(folder: Path, module: ModuleSpec) -> bool:
+    try:
+        return find_submission(folder, module) is not None
+    except TitoError:
+        return True  # there is a file, unreadable: grading says why
 
 
 def _graded_modules(course: Course) -> list[ModuleSpec]:
