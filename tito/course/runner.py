@@ -8,8 +8,6 @@ kills the whole process tree if the run goes past the module's `test_timeout` (`
 
 from __future__ import annotations
 
-import ast
-import bisect
 import json
 import signal
 import sys
@@ -19,8 +17,9 @@ from pathlib import Path
 
 from tito.course import files, processes
 from tito.course.catalog import Course, ModuleSpec
-from tito.course.cells import parse_cells
+from tito.course.cells import cell_tests, parse_cells
 from tito.course.errors import TitoError
+from tito.course.limits import Limits, preexec
 
 HARNESS = Path(__file__).with_name("_harness.py")
 OUTPUT_TAIL = processes.OUTPUT_TAIL
@@ -103,12 +102,10 @@ def run_module_tests(
     source: Path | None = None,
     timeout: float | None = None,
     python: str = sys.executable,
-    preexec: processes.Preexec | None = None,
+    limits: Limits | None = None,
 ) -> RunReport:
-    """Run the tests of `module` (or of `source`, a file with the same layout) in isolation.
-
-    `preexec` runs in the child before the harness starts (POSIX only; see `processes`).
-    """
+    """Run the tests of `module` (or of `source`, a file with the same layout) in isolation;
+    `limits` (grading) caps the child's CPU time, memory, processes and file size."""
     path = Path(source or module.source_path).resolve()
     text = files.read_text(path, what="The module file")
     limit = timeout or module.test_timeout
@@ -117,7 +114,8 @@ def run_module_tests(
         command = [python, str(HARNESS), "--root", str(course.root)]
         command += ["--file", str(path), "--out", str(events_path)]
         env = processes.child_env(extra={"MPLBACKEND": "Agg"})
-        run = processes.run(command, cwd=course.root, timeout=limit, env=env, preexec=preexec)
+        preexec_fn = preexec(limits.for_timeout(limit)) if limits else None
+        run = processes.run(command, cwd=course.root, timeout=limit, env=env, preexec=preexec_fn)
         seconds = run.seconds
         events = _read_events(events_path)
     grading, warnings = _grading_by_test(text, path)
@@ -147,31 +145,16 @@ def _grading_by_test(text: str, path: Path) -> tuple[dict[int, _Grading], tuple[
         cells = parse_cells(text, path)
     except TitoError as error:
         return {}, (f"{error.message} Points were not counted.",)
-    try:
-        tree = ast.parse(text, str(path))
-    except (SyntaxError, ValueError):
-        return {}, ()  # the harness reports the syntax error itself
-    functions = [
-        node
-        for node in tree.body
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-        and node.name.startswith("test_")
-    ]
-    starts = [cell.line for cell in cells]
-    by_cell: dict[int, list[int]] = {}
-    for node in functions:
-        first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
-        index = bisect.bisect_right(starts, node.lineno) - 1
-        by_cell.setdefault(index, []).append(first)
     grading: dict[int, _Grading] = {}
-    for index, firsts in by_cell.items():
-        metadata = cells[index].nbgrader  # cells start at line 1, so index >= 0
-        if cells[index].kind != "code" or not metadata.get("grade"):
+    for cell in cells:
+        metadata = cell.nbgrader
+        tests = cell_tests(cell)  # the rule release and grading use too
+        if cell.kind != "code" or not metadata.get("grade") or not tests:
             continue
         points = _number(metadata.get("points"))
-        for first in firsts:
-            grading[first] = _Grading(
-                points / len(firsts), metadata.get("grade_id"), bool(metadata.get("locked"))
+        for test in tests:
+            grading[test.first_line] = _Grading(
+                points / len(tests), metadata.get("grade_id"), bool(metadata.get("locked"))
             )
     return grading, ()
 
