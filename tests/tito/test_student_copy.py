@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from tito.course.catalog import load_course
-from tito.course.release import release_student
+from tito.course.release import release_student, skip_names
 from tito.course.student_copy import INSTRUCTOR_ONLY, student_readme
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,8 +24,11 @@ INSTRUCTOR_WORDS = re.compile(
 
 @pytest.fixture(scope="module")
 def copy(tmp_path_factory) -> Path:
+    # Released from a copy of the course: a release writes its record into the course.
+    course = tmp_path_factory.mktemp("course") / "course"
+    shutil.copytree(ROOT, course, ignore=skip_names)
     out = tmp_path_factory.mktemp("release") / "student copy"
-    release_student(load_course(ROOT), out)
+    release_student(load_course(course), out)
     return out
 
 
@@ -69,3 +73,13 @@ def test_copy_has_the_student_set_up_and_none_of_the_instructor_files(copy):
 def test_no_file_in_the_copy_points_outside_it(copy):
     for path in copy.rglob("*.md"):
         assert "../shared" not in path.read_text(encoding="utf-8"), path
+
+
+def test_repository_docs_link_only_inside_the_repository():
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = path.read_text(encoding="utf-8")
+        assert "shared/DESIGN.md" not in text, path
+        for target in re.findall(r"\]\(([^)#]+)\)", text):
+            if "://" not in target:
+                assert (path.parent / target).resolve().is_relative_to(ROOT), (path, target)
+                assert (path.parent / target).exists(), (path, target)

@@ -33,6 +33,7 @@ INSTRUCTOR_ONLY = (
     ".nox",
     "docs/design.md",
     "docs/authoring.md",
+    "docs/grading.md",
     "docs/README.md",
 )
 PIP_EXTRAS = "notebook"  # pyproject's extra with jupytext and JupyterLab
