@@ -131,7 +131,9 @@ def write_notebook(module: ModuleSpec, *, force: bool = False) -> Path:
 
     path = notebook_path(module)
     state = notebook_state(module.source_path)
-    if state.state in (NOTEBOOK_NEWER, CONFLICT) and not force:
+    if state.conflict and not force:
+        raise state.error()
+    if state.state == NOTEBOOK_NEWER and not force:
         raise TitoError(
             f"{path.name} holds edits that {module.file} does not have; writing the notebook "
             "again would lose them.",
