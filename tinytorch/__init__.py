@@ -78,6 +78,8 @@ _EXPORTS = {
     "TransformerBlock": ("models.transformer", "13_transformers"),
     "GPT": ("models.transformer", "13_transformers"),
     "KVCache": ("generation.kv_cache", "14_kvcache"),
+    "Profile": ("profiling", "15_profiling"),
+    "profile": ("profiling", "15_profiling"),
 }
 
 __all__ = sorted(_EXPORTS)
