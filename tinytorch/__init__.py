@@ -80,6 +80,7 @@ _EXPORTS = {
     "KVCache": ("generation.kv_cache", "14_kvcache"),
     "Profile": ("profiling", "15_profiling"),
     "profile": ("profiling", "15_profiling"),
+    "accelerate": ("acceleration", "16_acceleration"),
 }
 
 __all__ = sorted(_EXPORTS)
