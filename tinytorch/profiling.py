@@ -38,6 +38,11 @@ def count_flops(op: str, out: Tensor, inputs: tuple) -> int:
     return 2 * int(out.data.size) * int(inner)
 
 
+def _is_view_of_input(out: Tensor, inputs: tuple) -> bool:
+    """Whether out's data is a view into an input's memory (a reshape, a transpose)."""
+    return out.data.base is not None and any(np.may_share_memory(out.data, t.data) for t in inputs)
+
+
 class Profile:
     """Records each op the graph runs: calls, forward and backward ms, output bytes, FLOPs."""
 
@@ -70,7 +75,7 @@ class Profile:
         row = self._row(op)
         row[0] += 1
         row[1] += time.perf_counter() - self._last
-        if out.data.base is None:
+        if not _is_view_of_input(out, inputs):
             row[3] += out.data.nbytes
         row[4] += count_flops(op, out, inputs)
         self._last = time.perf_counter()

@@ -142,8 +142,9 @@ if __name__ == "__main__":
 #   seconds since `_start`.
 # - `forward_event(op, out, inputs)` (called by `from_op`): add 1 to the op's calls, the
 #   seconds since `_last` to its forward time, `out.data.nbytes` to its bytes **unless the
-#   result is a view** (`out.data.base is not None`: a reshape or a transpose allocates
-#   nothing), `count_flops(op, out, inputs)` to its FLOPs; then set `_last` to a **fresh**
+#   result is a view of an input** (`_is_view_of_input(out, inputs)`, given: a reshape or a
+#   transpose allocates nothing, while a fresh result reshaped at the end of an op still
+#   counts), `count_flops(op, out, inputs)` to its FLOPs; then set `_last` to a **fresh**
 #   `perf_counter()` (so the bookkeeping is not charged to the next op).
 # - `backward_event(op, node)` (called by the engine after each node): the seconds since
 #   `_last` go to the op's backward time (leaves report as `"accumulate_grad"`); restart the
@@ -164,6 +165,11 @@ if __name__ == "__main__":
 
 # %% nbgrader={"grade": false, "grade_id": "profile", "locked": false, "schema_version": 3, "solution": true}
 #| export
+def _is_view_of_input(out: Tensor, inputs: tuple) -> bool:
+    """Whether out's data is a view into an input's memory (a reshape, a transpose)."""
+    return out.data.base is not None and any(np.may_share_memory(out.data, t.data) for t in inputs)
+
+
 class Profile:
     """Records each op the graph runs: calls, forward and backward ms, output bytes, FLOPs."""
 
@@ -201,7 +207,7 @@ class Profile:
         row = self._row(op)
         row[0] += 1
         row[1] += time.perf_counter() - self._last
-        if out.data.base is None:
+        if not _is_view_of_input(out, inputs):
             row[3] += out.data.nbytes
         row[4] += count_flops(op, out, inputs)
         self._last = time.perf_counter()
