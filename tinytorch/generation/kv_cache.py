@@ -24,6 +24,7 @@ from tinytorch.core.activations import GELU
 from tinytorch.core.attention import mask_bias, scaled_dot_product_attention
 from tinytorch.core.autograd import no_grad
 from tinytorch.core.tensor import Tensor
+from tinytorch.models.transformer import _pick
 
 
 class KVCache:
@@ -232,7 +233,7 @@ def generate_with_cache(
             cache = new_cache(model, batch=len(ids))
             logits = fast_forward_with_cache(weights, ids[:, -model.max_seq_len :], cache)
             for step in range(max_new_tokens):
-                chosen = model._pick(logits[:, -1], temperature, top_k, rng, stopped, stop_token)
+                chosen = _pick(logits[:, -1], temperature, top_k, rng, stopped, stop_token)
                 ids = np.concatenate([ids, chosen[:, None]], axis=1)
                 if stop_token is not None:
                     stopped |= chosen == stop_token
