@@ -26,7 +26,6 @@ NOT_YET_REWRITTEN = {
     "10_tokenization",
     "11_embeddings",
     "12_attention",
-    "14_kvcache",
 }
 PENDING = pytest.mark.xfail(strict=False, reason="not yet rewritten to the conventions (issue 14)")
 
