@@ -811,7 +811,7 @@ def generate_with_cache(
 # sampling, for one sequence and for a batch of two, 15 new tokens after a 5-token prompt
 # (20 > `max_seq_len` = 12, so the sliding window is exercised too) are **identical** to
 # module 13's `generate`. Then a stop token: rows end and are padded exactly as without the
-# cache, and `GPT.generate(use_cache=True)` reaches this function.
+# cache. (`GPT.generate(use_cache=True)` calls this function once the module is exported.)
 
 
 # %% nbgrader={"grade": true, "grade_id": "test-cache-tokens", "locked": true, "points": 35, "schema_version": 3}
@@ -836,7 +836,7 @@ def test_same_tokens_with_and_without_cache():
     free = model.generate(batch, 10, temperature=0).data
     stop = int(free[0, 7])
     plain = model.generate(batch, 10, temperature=0, stop_token=stop).data
-    cached = model.generate(batch, 10, temperature=0, stop_token=stop, use_cache=True).data
+    cached = generate_with_cache(model, batch, 10, temperature=0, stop_token=stop).data
     assert np.array_equal(plain, cached), (
         f"with stop_token {stop}: the same rows, ends and padding:\n{plain}\nvs\n{cached}"
     )
