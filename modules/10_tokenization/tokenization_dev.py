@@ -63,7 +63,8 @@ from collections import Counter
 #
 # encode("hello")          -> [5, 4, 6, 6, 7]
 # encode("hex")            -> [5, 4, 1]            'x' is unknown: <unk>
-# encode("hex", strict=True)  raises ValueError: Character 'x' at position 2 is not in the vocabulary.
+# encode("hex", strict=True)
+#     raises ValueError: Character 'x' at position 2 is not in the vocabulary.
 # decode([0, 5, 4, 6, 6, 7, 0]) -> "hello"         <pad> dropped
 # decode([5, 1])           -> "h\ufffd"            <unk> shows as the replacement character '�'
 # ```
@@ -507,9 +508,9 @@ SAMPLE_TEXT = " ".join(_chooser.choice(WORDS) for _ in range(200))
 # for each size in `vocab_sizes`:
 #
 # ```
-# (name, vocab_size, tokens, embedding_params, attention_cells, train_ms)
-# ("chars", CharTokenizer.from_text(text).vocab_size, len(its encode(text)), vocab * embed_dim, tokens ** 2, 0.0)
-# ("bpe-300", bpe.vocab_size, len(bpe.encode(text)), bpe.vocab_size * embed_dim, tokens ** 2, training time in ms)
+# (name,    vocab_size,      tokens,            embedding_params,   attention_cells, train_ms)
+# ("chars",   chars.vocab_size, len(chars.encode(text)), vocab * embed_dim, tokens ** 2, 0.0)
+# ("bpe-300", bpe.vocab_size,   len(bpe.encode(text)),   vocab * embed_dim, tokens ** 2, ms)
 # ```
 #
 # `attention_cells` is the size of one head's attention matrix if the whole text were one
