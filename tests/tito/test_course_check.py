@@ -25,7 +25,6 @@ NOT_YET_REWRITTEN = {
     "06_optimizers",
     "07_training",
     "08_dataloader",
-    "12_attention",
     "13_transformers",
     "14_kvcache",
 }
