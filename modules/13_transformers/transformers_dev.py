@@ -454,17 +454,25 @@ def test_gpt_shapes_and_causality():
     assert np.allclose(before[:, :-1], after[:, :-1], atol=1e-5), "no position sees the future"
     assert model([1, 2, 3]).shape == (1, 3, 100), "a single sequence is a batch of one"
     assert len(model.parameters()) == 2 + 2 * 16 + 2 + 2, "embeddings, 2 blocks of 16, ln_f, head"
-    assert (model.num_layers, model.num_heads, model.lm_head.out_features) == (2, 4, 100)
+    assert (model.num_layers, model.num_heads, model.lm_head.out_features) == (2, 4, 100), (
+        "GPT keeps num_layers and num_heads; lm_head projects to the vocabulary"
+    )
     block = model.blocks[0]
-    assert (block.embed_dim, block.num_heads, block.ln1.normalized_shape) == (32, 4, 32)
-    assert (block.mlp.embed_dim, block.mlp.hidden_dim) == (32, 128)
-    assert block.mlp.linear1.out_features == 128 and block.mlp.linear2.out_features == 32
+    assert (block.embed_dim, block.num_heads, block.ln1.normalized_shape) == (32, 4, 32), (
+        "TransformerBlock keeps embed_dim and num_heads, LayerNorm its normalized_shape"
+    )
+    assert (block.mlp.embed_dim, block.mlp.hidden_dim) == (32, 128), "the MLP is 4x wide"
+    assert block.mlp.linear1.out_features == 128 and block.mlp.linear2.out_features == 32, (
+        "MLP: linear1 widens to hidden_dim, linear2 projects back"
+    )
     assert TransformerBlock(32, 4, mlp_ratio=2.5).mlp.hidden_dim == 80, "a float mlp_ratio"
     older = Transformer(
         vocab_size=50, embed_dim=16, num_heads=2, num_layers=3, hidden_dim=24, max_seq_length=20
     )
-    assert (older.num_layers, older.num_heads, older.blocks[0].mlp.hidden_dim) == (3, 2, 24)
-    assert older(np.zeros((2, 5), dtype=int)).shape == (2, 5, 50)
+    assert (older.num_layers, older.num_heads, older.blocks[0].mlp.hidden_dim) == (3, 2, 24), (
+        "Transformer: num_heads before num_layers, hidden_dim is the MLP width"
+    )
+    assert older(np.zeros((2, 5), dtype=int)).shape == (2, 5, 50), "Transformer is a GPT"
 
 
 # %% nbgrader={"grade": true, "grade_id": "test-generate", "locked": true, "points": 25, "schema_version": 3}
@@ -485,7 +493,7 @@ def test_generate():
     assert np.array_equal(batch.data[1], alone.data[0]), "rows do not mix"
     stop = int(out.data[0, 4])
     stopped = model.generate([1, 2, 3], 10, temperature=0, stop_token=stop)
-    assert stopped.data[0, -1] == stop and stopped.shape[1] <= 13
+    assert stopped.data[0, -1] == stop and stopped.shape[1] <= 13, "stop_token ends the row"
 
 
 # %% nbgrader={"grade": true, "grade_id": "test-gpt-learns", "locked": true, "points": 30, "schema_version": 3}

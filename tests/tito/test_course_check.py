@@ -17,14 +17,6 @@ from tito.course.check import SOLUTION_LINES_TARGET, check_course, check_module
 ROOT = Path(__file__).resolve().parents[2]
 COURSE = load_course(ROOT)
 NOT_YET_REWRITTEN = {
-    "01_tensor",
-    "02_activations",
-    "03_layers",
-    "04_losses",
-    "05_autograd",
-    "06_optimizers",
-    "07_training",
-    "08_dataloader",
     "13_transformers",
     "14_kvcache",
 }
