@@ -81,6 +81,11 @@ def test(ctx: typer.Context, module: ModuleArg, as_json: JsonOpt = False) -> Non
         print_json(report.to_dict())
     else:
         render_report(report)
+        from tito.course.release import hidden_tests_note
+
+        note = hidden_tests_note(course.root, spec.id)
+        if note:
+            console.print(f"[dim]{note}[/]")
     if not report.passed:
         raise typer.Exit(CHECK_FAILED)
 
