@@ -223,6 +223,20 @@ class FusedAttention(Module):
     def forward(self, x, mask=None) -> Tensor:
         return self.out_proj(fused_attention(self.qkv_proj(x), self.num_heads, mask))
 
+    def _projection(self, index: int) -> FusedLinear:
+        """Q (0), K (1) or V (2) as a layer over views of qkv_proj's columns, for inference."""
+        columns = slice(index * self.embed_dim, (index + 1) * self.embed_dim)
+        weight, bias = self.qkv_proj.weight.data, self.qkv_proj.bias.data
+        return FusedLinear(
+            Tensor(weight[:, columns], dtype=weight.dtype), Tensor(bias[columns], dtype=bias.dtype)
+        )
+
+    # Module 14's KV cache reads q_proj, k_proj and v_proj: these are views into qkv_proj (no
+    # copies, no gradients), so cached generation works on an accelerated model too.
+    q_proj = property(lambda self: self._projection(0))
+    k_proj = property(lambda self: self._projection(1))
+    v_proj = property(lambda self: self._projection(2))
+
 
 def accelerate(model: GPT) -> GPT:
     """Swap a GPT's LayerNorms, attentions and Linears for fused ones (same weights)."""

@@ -529,6 +529,20 @@ class FusedAttention(Module):
     def forward(self, x, mask=None) -> Tensor:
         return self.out_proj(fused_attention(self.qkv_proj(x), self.num_heads, mask))
 
+    def _projection(self, index: int) -> FusedLinear:
+        """Q (0), K (1) or V (2) as a layer over views of qkv_proj's columns, for inference."""
+        columns = slice(index * self.embed_dim, (index + 1) * self.embed_dim)
+        weight, bias = self.qkv_proj.weight.data, self.qkv_proj.bias.data
+        return FusedLinear(
+            Tensor(weight[:, columns], dtype=weight.dtype), Tensor(bias[columns], dtype=bias.dtype)
+        )
+
+    # Module 14's KV cache reads q_proj, k_proj and v_proj: these are views into qkv_proj (no
+    # copies, no gradients), so cached generation works on an accelerated model too.
+    q_proj = property(lambda self: self._projection(0))
+    k_proj = property(lambda self: self._projection(1))
+    v_proj = property(lambda self: self._projection(2))
+
 
 # %% [markdown]
 # ### Test: fused attention
@@ -681,6 +695,12 @@ def test_accelerate():
     ids = np.random.default_rng(0).integers(0, 50, size=(3, 12))
     difference = np.abs(plain(ids).data - fast(ids).data).max()
     assert difference < 1e-4, f"accelerated logits must match, max difference {difference:.2e}"
+    prompt = ids[0, :4]
+    plain_ids = plain.generate(prompt, 6, temperature=0, use_cache=True).data
+    fast_ids = fast.generate(prompt, 6, temperature=0, use_cache=True).data
+    assert np.array_equal(plain_ids, fast_ids), (
+        f"cached generation (module 14) must give the same tokens: {plain_ids} vs {fast_ids}"
+    )
     result = compare_steps(config, steps=3)
     assert abs(result["loss_before"] - result["loss_after"]) < 1e-4, f"same loss: {result}"
     assert result["before_ms"] > 0 and result["after_ms"] > 0, f"times measured: {result}"
@@ -754,8 +774,9 @@ if __name__ == "__main__":
 # The optimizer holds the old Tensors: Q, K and V would never be updated (their weights are
 # no longer in the model; qkv_proj's new Tensors are not in the optimizer), so the model
 # trains with frozen attention projections, silently. Module 14's NumPy decode path reads
-# `attention.q_proj` etc. to build its weights, so cached generation needs the plain model
-# (or a decode path built from qkv_proj, a good exercise).
+# `attention.q_proj` etc. to build its weights; FusedAttention keeps them as read-only views
+# into qkv_proj so cached generation still works (and gives the same tokens), but anything
+# that assigned to q_proj.weight would now write into a temporary view and be lost.
 # ### END SOLUTION
 
 # %%

@@ -98,3 +98,16 @@ def test_accelerated_gpt_trains_like_the_plain_one():
             run.append(float(loss.data))
         losses.append(run)
     assert np.allclose(losses[0], losses[1], atol=1e-4), losses
+
+
+def test_accelerated_gpt_generates_the_same_tokens_with_the_kv_cache():
+    np.random.seed(2)
+    plain = GPT(30, 16, 2, 4, max_seq_len=12)
+    np.random.seed(2)
+    fast = accelerate(GPT(30, 16, 2, 4, max_seq_len=12))
+    prompt = [1, 2, 3]
+    expected = plain.generate(prompt, 15, temperature=0).data  # slides past max_seq_len
+    for model in (plain, fast):
+        assert np.array_equal(
+            model.generate(prompt, 15, temperature=0, use_cache=True).data, expected
+        )
