@@ -107,10 +107,10 @@ class TorchGPT(torch.nn.Module if torch else object):
             x = x + self.linear(merged, prefix + "attention.out_proj")
             h = self.norm(x, prefix + "ln2")
             hidden = torch.nn.functional.gelu(
-                self.linear(h, prefix + "mlp.fc1"), approximate="tanh"
+                self.linear(h, prefix + "mlp.linear1"), approximate="tanh"
             )
-            x = x + self.linear(hidden, prefix + "mlp.fc2")
-        return self.linear(self.norm(x, "ln_f"), "head")
+            x = x + self.linear(hidden, prefix + "mlp.linear2")
+        return self.linear(self.norm(x, "ln_f"), "lm_head")
 
 
 def build(config: dict):
@@ -198,7 +198,11 @@ def bench_generation(rounds: int, new_tokens: int = 100) -> list[dict]:
     prompt = list(range(16))
 
     def ours(use_cache):
-        return lambda: model.generate(prompt, new_tokens, temperature=0, use_cache=use_cache)
+        def run():
+            ids = model.generate(prompt, new_tokens, temperature=0, use_cache=use_cache)
+            return ids.data[0].tolist()  # a Tensor (1, 16 + new); compared as a list below
+
+        return run
 
     def theirs(use_cache):
         def run():

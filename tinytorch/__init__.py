@@ -81,6 +81,7 @@ _EXPORTS = {
     "MLP": ("models.transformer", "13_transformers"),
     "TransformerBlock": ("models.transformer", "13_transformers"),
     "GPT": ("models.transformer", "13_transformers"),
+    "Transformer": ("models.transformer", "13_transformers"),
     "KVCache": ("generation.kv_cache", "14_kvcache"),
 }
 

@@ -77,7 +77,7 @@ def show_samples(model, rng: np.random.Generator) -> None:
         prompt = sequence[:keep].tolist()
         output = model.generate(prompt, max_new_tokens=CONTEXT - keep, temperature=0)
         expected = sequence[keep:CONTEXT].tolist()
-        produced = output[keep:]
+        produced = output.data[0, keep:].tolist()  # generate gives ids (1, T + new)
         marks = "".join("✓" if a == b else "✗" for a, b in zip(produced, expected))
         print(f"  {name:6s} prompt {prompt}")
         print(f"         model  {produced}  {marks}")

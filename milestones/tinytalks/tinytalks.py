@@ -151,7 +151,7 @@ def complete(model, tokenizer: CharTokenizer, phrase: str, args, rng) -> str:
         stop_token=newline,
         rng=rng,
     )
-    return tokenizer.decode(tokens[len(ids) :]).rstrip("\n")
+    return tokenizer.decode(tokens.data[0, len(ids) :]).rstrip("\n")  # ids (1, T + new)
 
 
 def show_samples(model, tokenizer, held_out: list[QA], facts: list[QA], args, rng) -> None:

@@ -22,6 +22,9 @@
 #   frequent adjacent pair into a new token. Frequent words become one token, so sequences
 #   shrink, at the price of a larger vocabulary (bigger embedding and output layers).
 #
+# `CharTokenizer(chars)` and `CharTokenizer.from_text(text)` build the vocabulary at once;
+# `CharTokenizer()` starts empty and `build_vocab(texts)` fills it from a list of texts.
+#
 # **Special tokens.** `<pad>` (id 0) fills batches of unequal length; `<unk>` (id 1) stands
 # for a character the tokenizer never saw. We *decide*: `encode` maps unknown characters to
 # `<unk>` (a model must never crash on a typo), and `encode(text, strict=True)` refuses them
@@ -37,11 +40,14 @@ from collections import Counter
 # %% nbgrader={"grade": false, "grade_id": "char-tokenizer", "locked": false, "schema_version": 3, "solution": true}
 #| export
 class CharTokenizer:
-    """Characters <-> ids, with <pad> = 0 and <unk> = 1 before the characters."""
+    """Characters <-> ids, with <pad> = 0 and <unk> = 1 before the characters.
+
+    CharTokenizer(chars) knows `chars`; CharTokenizer() knows none until build_vocab(texts).
+    """
 
     PAD, UNK = "<pad>", "<unk>"
 
-    def __init__(self, chars):
+    def __init__(self, chars=()):
         ### BEGIN SOLUTION
         unique = sorted(set(chars))
         self.itos = [self.PAD, self.UNK, *unique]
@@ -52,6 +58,13 @@ class CharTokenizer:
     def from_text(cls, text: str) -> "CharTokenizer":
         """A tokenizer whose vocabulary is every character that occurs in `text`."""
         return cls(set(text))
+
+    def build_vocab(self, texts) -> "CharTokenizer":
+        """Replace the vocabulary by every character of `texts` (a string or a list of them)."""
+        texts = [texts] if isinstance(texts, str) else texts
+        fresh = type(self)(set().union(*map(set, texts)))  # the vocabulary __init__ builds
+        self.itos, self.stoi = fresh.itos, fresh.stoi
+        return self
 
     @property
     def vocab_size(self) -> int:
@@ -184,6 +197,8 @@ def test_char_tokenizer():
     else:
         raise AssertionError("strict encoding must refuse unknown characters")
     assert tokenizer.decode([0, *ids, 0]) == "hello", "padding is dropped"
+    built = CharTokenizer().build_vocab(["hello", " world"])
+    assert built.itos == tokenizer.itos, "CharTokenizer() then build_vocab(texts) = from_text"
 
 
 # %% nbgrader={"grade": true, "grade_id": "test-bpe", "locked": true, "points": 60, "schema_version": 3}

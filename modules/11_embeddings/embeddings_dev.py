@@ -116,6 +116,39 @@ class SinusoidalPositionalEncoding(Module):
 
 
 # %% [markdown]
+# ## The older import path
+#
+# An older page of this course imported `from tinytorch.core.embeddings import Embedding,
+# PositionalEncoding`. For that older API, the cell below exports `tinytorch.core.embeddings`,
+# which forwards those names to this module's package file, `tinytorch.text.embeddings`. It
+# looks them up when first asked for (a module-level `__getattr__`, as the package's top level does), so the cell also runs here.
+
+
+# %%
+#| export core.embeddings
+# every name this module exports, so the older path offers the same as the new one
+_OLDER_NAMES = (
+    "Embedding",
+    "PositionalEncoding",
+    "SinusoidalPositionalEncoding",
+    "sinusoidal_encoding",
+)
+
+
+def __getattr__(name: str):
+    """`from tinytorch.core.embeddings import X` gives tinytorch.text.embeddings's X."""
+    if name not in _OLDER_NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from tinytorch.text import embeddings
+
+    return getattr(embeddings, name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_OLDER_NAMES))
+
+
+# %% [markdown]
 # ## Unit tests
 
 

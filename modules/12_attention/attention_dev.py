@@ -26,12 +26,20 @@
 # push the softmax into a near one-hot regime where gradients vanish; dividing by √d keeps the
 # scores at unit variance.
 #
-# **Masks: one convention everywhere.** A mask is a 0/1 (or boolean) array broadcastable to
-# `(batch, heads, T, S)`: **1 = may attend, 0 = blocked** (PyTorch's boolean convention).
-# Blocked scores get a large negative number *added* before the softmax, so their weight
-# becomes 0. We add -1e9 rather than -inf: a row where everything is blocked then gives a
-# uniform average instead of 0/0 = NaN. The **causal** mask of a language model is the lower
-# triangle: position t sees positions 0..t, never the future.
+# **Masks: PyTorch's convention.** A mask is broadcastable to the scores `(batch, heads, T, S)`
+# and comes in two kinds, exactly as in `torch.nn.functional.scaled_dot_product_attention`:
+#
+# - **boolean**: True = may attend, False = blocked;
+# - **float**: *added* to the scores, so 0 keeps a score and `-inf` (or `-1e9`) blocks it:
+#   the upper-triangular `-inf` masks of many tutorials work as they are.
+#
+# Blocked scores end up at a large negative number (MASKED = -1e9, also in place of `-inf`), so
+# their weight becomes 0. We use -1e9 rather than -inf because a row where everything is
+# blocked then gives a uniform average instead of 0/0 = NaN. Any other mask is refused with a
+# clear error: an integer 0/1 mask (is 1 "attend" or "add 1"? PyTorch refuses it too: use
+# `mask.astype(bool)`), and a mask whose shape does not broadcast to the scores. The **causal**
+# mask of a language model is the lower triangle of booleans: position t sees 0..t, never the
+# future.
 #
 # **Multi-head attention** runs H attentions of width d_k = D/H side by side, each free to
 # look for something different. Splitting is a reshape `(B, T, D) -> (B, T, H, d_k)` and a
@@ -46,7 +54,7 @@ import numpy as np
 
 from tinytorch.core.activations import softmax
 from tinytorch.core.layers import Linear, Module
-from tinytorch.core.tensor import Tensor
+from tinytorch.core.tensor import Tensor, as_tensor
 
 MASKED = -1e9  # added to blocked scores: exp() of it is 0 in float32 and float64
 
@@ -58,19 +66,44 @@ def causal_mask(length: int) -> np.ndarray:
     return np.tril(np.ones((length, length), dtype=bool))
 
 
-def mask_bias(mask, dtype) -> np.ndarray:
-    """0 where attending is allowed, MASKED where blocked (added to the scores)."""
+def mask_bias(mask, shape: tuple, dtype) -> np.ndarray:
+    """What a mask adds to scores of `shape`: 0 / MASKED for booleans, the values for floats."""
     mask = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
-    return np.where(mask.astype(bool), 0.0, MASKED).astype(dtype)
+    if mask.dtype == bool:
+        bias = np.where(mask, 0.0, MASKED)
+    elif mask.dtype.kind == "f":
+        if np.isnan(mask).any() or np.isposinf(mask).any():
+            raise ValueError("A float attention mask may not hold NaN or +inf.")
+        bias = np.maximum(mask, MASKED)  # -inf becomes MASKED: a fully blocked row stays finite
+    else:
+        raise TypeError(
+            f"An attention mask must be boolean (True = may attend) or float (added to the "
+            f"scores), not {mask.dtype}; for a 0/1 mask pass mask.astype(bool)."
+        )
+    try:
+        broadcast = np.broadcast_shapes(mask.shape, tuple(shape))
+    except ValueError:
+        broadcast = None
+    if broadcast != tuple(shape):
+        raise ValueError(
+            f"An attention mask of shape {mask.shape} does not broadcast to the scores' shape "
+            f"{tuple(shape)} (batch, heads, queries, keys)."
+        )
+    return bias.astype(dtype)
 
 
 def scaled_dot_product_attention(Q: Tensor, K: Tensor, V: Tensor, mask=None):
-    """softmax(Q Kᵀ / √d + bias) V; returns (output, attention weights)."""
+    """softmax(Q Kᵀ / √d + bias) V; returns (output, attention weights).
+
+    mask: None, booleans (True = may attend) or floats added to the scores, broadcastable to
+    the scores (..., T, S), as in torch.nn.functional.scaled_dot_product_attention.
+    """
+    Q, K, V = as_tensor(Q), as_tensor(K), as_tensor(V)  # array-likes are welcome too
     ### BEGIN SOLUTION
     d = Q.shape[-1]
     scores = (Q @ K.transpose(-2, -1)) * (1.0 / math.sqrt(d))  # (..., T, S)
     if mask is not None:
-        scores = scores + mask_bias(mask, scores.dtype)
+        scores = scores + mask_bias(mask, scores.shape, scores.dtype)
     weights = softmax(scores, axis=-1)
     return weights @ V, weights
     ### END SOLUTION
@@ -98,7 +131,7 @@ class MultiHeadAttention(Module):
         return x.reshape(batch, length, self.num_heads, self.head_dim).permute(0, 2, 1, 3)
 
     def forward(self, x, mask=None) -> Tensor:
-        x = x if isinstance(x, Tensor) else Tensor(x)
+        x = as_tensor(x)
         batch, length, _ = x.shape
         ### BEGIN SOLUTION
         q = self.split_heads(self.q_proj(x))
@@ -151,15 +184,23 @@ def test_attention_weights_and_output():
 # %% nbgrader={"grade": true, "grade_id": "test-masks", "locked": true, "points": 35, "schema_version": 3}
 def test_masks():
     mask = causal_mask(4)
-    assert mask.dtype == bool and mask[2, 2] and not mask[1, 3]
+    assert mask.dtype == bool and mask[2, 2] and not mask[1, 3], "causal_mask: booleans, lower"
     Q = K = V = Tensor(np.random.randn(1, 4, 6))
-    _, weights = scaled_dot_product_attention(Q, K, V, mask)
-    assert np.allclose(np.triu(weights.data[0], 1), 0.0), "no weight on the future"
-    blocked = np.zeros((4, 4))
-    out, weights = scaled_dot_product_attention(Q, K, V, blocked)
-    assert not np.isnan(out.data).any(), "a fully blocked row must not give NaN"
-    _, with_ints = scaled_dot_product_attention(Q, K, V, mask.astype(int))
-    assert np.allclose(with_ints.data, scaled_dot_product_attention(Q, K, V, mask)[1].data)
+    _, causal = scaled_dot_product_attention(Q, K, V, mask)
+    assert np.allclose(np.triu(causal.data[0], 1), 0.0), "no weight on the future"
+    additive = np.triu(np.full((4, 4), -np.inf), 1)  # 0 on and below the diagonal, -inf above
+    _, with_floats = scaled_dot_product_attention(Q, K, V, additive)
+    assert np.allclose(with_floats.data, causal.data), "a float mask is added: -inf blocks"
+    for blocked in (np.zeros((4, 4), dtype=bool), np.full((4, 4), -np.inf)):
+        out, _ = scaled_dot_product_attention(Q, K, V, blocked)
+        assert not np.isnan(out.data).any(), "a fully blocked row must not give NaN"
+    for bad in (mask.astype(int), np.ones((3, 3), dtype=bool)):
+        try:
+            scaled_dot_product_attention(Q, K, V, bad)
+        except (TypeError, ValueError):
+            pass
+        else:
+            raise AssertionError("an integer mask or a mask of the wrong shape must be refused")
 
 
 # %% nbgrader={"grade": true, "grade_id": "test-mha", "locked": true, "points": 30, "schema_version": 3}

@@ -85,7 +85,7 @@ class LayerNorm(Module):
 
     def __init__(self, normalized_shape: int, eps: float = 1e-5):
         super().__init__()
-        self.eps = eps
+        self.normalized_shape, self.eps = normalized_shape, eps
         self.gamma = Tensor(np.ones(normalized_shape), requires_grad=True)
         self.beta = Tensor(np.zeros(normalized_shape), requires_grad=True)
 
@@ -112,33 +112,38 @@ class LayerNorm(Module):
 # %% nbgrader={"grade": false, "grade_id": "block", "locked": false, "schema_version": 3, "solution": true}
 #| export
 class MLP(Module):
-    """Linear(D, 4D) -> GELU -> Linear(4D, D) -> Dropout."""
+    """Linear(D, H) -> GELU -> Linear(H, D) -> Dropout, with H = hidden_dim (default 4D)."""
 
     def __init__(self, embed_dim: int, hidden_dim: int | None = None, dropout_prob: float = 0.1):
         super().__init__()
-        hidden_dim = hidden_dim or 4 * embed_dim
-        self.fc1 = Linear(embed_dim, hidden_dim)
+        self.embed_dim = embed_dim
+        self.hidden_dim = hidden_dim or 4 * embed_dim
+        self.linear1 = Linear(embed_dim, self.hidden_dim)
         self.gelu = GELU()
-        self.fc2 = Linear(hidden_dim, embed_dim)
+        self.linear2 = Linear(self.hidden_dim, embed_dim)
         self.dropout = Dropout(dropout_prob)
 
     def forward(self, x) -> Tensor:
         ### BEGIN SOLUTION
-        return self.dropout(self.fc2(self.gelu(self.fc1(x))))
+        return self.dropout(self.linear2(self.gelu(self.linear1(x))))
         ### END SOLUTION
 
 
 class TransformerBlock(Module):
-    """Pre-norm block: x + attention(norm(x)), then x + mlp(norm(x))."""
+    """Pre-norm block: x + attention(norm(x)), then x + mlp(norm(x)).
+
+    The MLP is round(mlp_ratio * embed_dim) wide; mlp_ratio may be a float (2.5, 4.0).
+    """
 
     def __init__(
-        self, embed_dim: int, num_heads: int, mlp_ratio: int = 4, dropout_prob: float = 0.1
+        self, embed_dim: int, num_heads: int, mlp_ratio: float = 4, dropout_prob: float = 0.1
     ):
         super().__init__()
+        self.embed_dim, self.num_heads = embed_dim, num_heads
         self.ln1 = LayerNorm(embed_dim)
         self.attention = MultiHeadAttention(embed_dim, num_heads)
         self.ln2 = LayerNorm(embed_dim)
-        self.mlp = MLP(embed_dim, mlp_ratio * embed_dim, dropout_prob)
+        self.mlp = MLP(embed_dim, round(mlp_ratio * embed_dim), dropout_prob)
 
     def forward(self, x, mask=None) -> Tensor:
         x = x if isinstance(x, Tensor) else Tensor(x)
@@ -154,11 +159,16 @@ class TransformerBlock(Module):
 # `forward(tokens)`: ids `(B, T)` (a list, an array or a Tensor; a single sequence `(T,)` is
 # treated as a batch of one) to logits `(B, T, vocab_size)`.
 #
-# `generate(prompt, max_new_tokens)`: repeat *predict the next token, append it*. Only the
-# last `max_seq_len` tokens fit the position table, so the context is cropped to them. With
-# `temperature == 0` the most likely token is taken (greedy); otherwise logits are divided by
-# the temperature (lower = more confident), optionally restricted to the `top_k` best, and a
-# token is sampled. Generation runs under `no_grad()`: no graph, much less memory.
+# `generate(prompt, max_new_tokens)`: repeat *predict the next token, append it*. It returns a
+# Tensor of token ids of shape `(B, T + max_new_tokens)`, the prompt first: a prompt `(T,)` is a
+# batch of one, a prompt `(B, T)` continues every row at once. Only the last `max_seq_len`
+# tokens fit the position table, so the context is cropped to them. With `temperature == 0`
+# the most likely token is taken (greedy); otherwise logits are divided by the temperature
+# (lower = more confident), optionally restricted to the `top_k` best, and a token is sampled.
+# With `stop_token`, a row stops once it has produced that token, and generation ends when
+# every row has stopped; rows that stopped earlier are padded with `stop_token`, so the result
+# stays rectangular (and may be shorter than `T + max_new_tokens`). Generation runs under
+# `no_grad()`: no graph, much less memory.
 
 
 # %% nbgrader={"grade": false, "grade_id": "gpt", "locked": false, "schema_version": 3, "solution": true}
@@ -174,16 +184,19 @@ class GPT(Module):
         num_heads: int = 4,
         max_seq_len: int = 1024,
         dropout_prob: float = 0.0,
+        mlp_ratio: float = 4,
     ):
         super().__init__()
         self.vocab_size, self.embed_dim, self.max_seq_len = vocab_size, embed_dim, max_seq_len
+        self.num_layers, self.num_heads = num_layers, num_heads
         self.token_embedding = Embedding(vocab_size, embed_dim)
         self.position_embedding = PositionalEncoding(max_seq_len, embed_dim)
         self.blocks = [
-            TransformerBlock(embed_dim, num_heads, 4, dropout_prob) for _ in range(num_layers)
+            TransformerBlock(embed_dim, num_heads, mlp_ratio, dropout_prob)
+            for _ in range(num_layers)
         ]
         self.ln_f = LayerNorm(embed_dim)
-        self.head = Linear(embed_dim, vocab_size)
+        self.lm_head = Linear(embed_dim, vocab_size)
 
     def forward(self, tokens) -> Tensor:
         ids = np.asarray(tokens.data if isinstance(tokens, Tensor) else tokens)
@@ -199,7 +212,7 @@ class GPT(Module):
         mask = causal_mask(length)
         for block in self.blocks:
             x = block(x, mask)
-        return self.head(self.ln_f(x))  # (B, T, vocab)
+        return self.lm_head(self.ln_f(x))  # (B, T, vocab)
         ### END SOLUTION
 
     def generate(
@@ -211,10 +224,12 @@ class GPT(Module):
         stop_token: int | None = None,
         rng: np.random.Generator | None = None,
         use_cache: bool = False,
-    ) -> list[int]:
-        """The prompt followed by up to max_new_tokens generated ids.
+    ) -> Tensor:
+        """Token ids (B, T + new): each prompt row followed by up to max_new_tokens ids.
 
-        use_cache=True keeps keys and values between steps (module 14): the same tokens, faster.
+        A 1-D prompt is a batch of one. With stop_token, a row that produced it is padded with
+        it, and generation ends once every row has. use_cache=True keeps keys and values
+        between steps (module 14): the same tokens, faster.
         """
         if use_cache:
             try:
@@ -226,36 +241,130 @@ class GPT(Module):
             return generate_with_cache(
                 self, prompt_tokens, max_new_tokens, temperature, top_k, stop_token, rng
             )
-        tokens = [int(t) for t in np.asarray(prompt_tokens).reshape(-1)]
-        if not tokens:
-            raise ValueError("generate() needs a prompt of at least one token.")
+        ids = self._prompt_batch(prompt_tokens)  # (B, T)
+        stopped = np.zeros(len(ids), dtype=bool)
         rng = rng or np.random.default_rng()
         was_training = self.training
         self.eval()
         try:
             with no_grad():
+                ### BEGIN SOLUTION
                 for _ in range(max_new_tokens):
-                    context = tokens[-self.max_seq_len :]
-                    logits = self.forward([context]).data[0, -1]
-                    tokens.append(self._pick(logits, temperature, top_k, rng))
-                    if stop_token is not None and tokens[-1] == stop_token:
-                        break
+                    logits = self.forward(ids[:, -self.max_seq_len :]).data[:, -1]  # (B, vocab)
+                    chosen = self._pick(logits, temperature, top_k, rng, stopped, stop_token)
+                    ids = np.concatenate([ids, chosen[:, None]], axis=1)
+                    if stop_token is not None:
+                        stopped |= chosen == stop_token
+                        if stopped.all():
+                            break
+                ### END SOLUTION
         finally:
             self.train(was_training)
-        return tokens
+        return Tensor(ids)
+
+    def _prompt_batch(self, prompt_tokens) -> np.ndarray:
+        """The prompt as int64 ids (B, T), checked: a 1-D prompt becomes a batch of one."""
+        data = prompt_tokens.data if isinstance(prompt_tokens, Tensor) else prompt_tokens
+        ids = np.array(data)
+        if ids.ndim == 1:
+            ids = ids[None, :]
+        if ids.ndim != 2 or ids.shape[1] == 0:
+            raise ValueError(
+                f"generate() needs a prompt of at least one token, shaped (seq,) or (batch, seq); "
+                f"got shape {ids.shape}."
+            )
+        if ids.dtype.kind not in "iu":
+            raise TypeError(f"Prompt token ids must be integers, not {ids.dtype}.")
+        if ids.min() < 0 or ids.max() >= self.vocab_size:
+            bad = int(ids.max() if ids.max() >= self.vocab_size else ids.min())
+            raise ValueError(f"Token id {bad} is outside the vocabulary [0, {self.vocab_size}).")
+        return ids.astype(np.int64)
 
     @staticmethod
-    def _pick(logits: np.ndarray, temperature: float, top_k, rng) -> int:
+    def _pick(logits: np.ndarray, temperature, top_k, rng, stopped=None, stop_token=None):
+        """The next id of every row (B,) from its logits (B, vocab); stopped rows get stop_token.
+
+        Sampling draws one number from rng per active row, in row order, so the same rng gives
+        the same tokens with and without the KV cache.
+        """
+        chosen = np.zeros(len(logits), dtype=np.int64)
         ### BEGIN SOLUTION
         if temperature == 0:
-            return int(np.argmax(logits))
-        logits = logits.astype(np.float64) / temperature
-        if top_k is not None and top_k < len(logits):
-            cutoff = np.sort(logits)[-top_k]
-            logits = np.where(logits < cutoff, -np.inf, logits)
-        probs = softmax(Tensor(logits, dtype=np.float64), axis=-1).data
-        return int(rng.choice(len(probs), p=probs))
+            chosen[:] = np.argmax(logits, axis=-1)
+        else:
+            scaled = logits.astype(np.float64) / temperature
+            if top_k is not None and top_k < scaled.shape[-1]:
+                cutoff = np.sort(scaled, axis=-1)[:, -top_k][:, None]
+                scaled = np.where(scaled < cutoff, -np.inf, scaled)
+            probs = softmax(Tensor(scaled, dtype=np.float64), axis=-1).data
+            for row in range(len(probs)):
+                if stopped is None or not stopped[row]:
+                    chosen[row] = rng.choice(probs.shape[-1], p=probs[row])
         ### END SOLUTION
+        if stopped is not None and stop_token is not None:
+            chosen[stopped] = stop_token
+        return chosen
+
+
+class Transformer(GPT):
+    """The older module page's model: a GPT with that page's argument names and order.
+
+    hidden_dim is the MLP width (default 4 * embed_dim); num_heads comes before num_layers.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        embed_dim: int,
+        num_heads: int,
+        num_layers: int,
+        hidden_dim: int | None = None,
+        max_seq_length: int = 1024,
+        dropout_prob: float = 0.0,
+    ):
+        ratio = 4 if hidden_dim is None else hidden_dim / embed_dim
+        super().__init__(
+            vocab_size, embed_dim, num_layers, num_heads, max_seq_length, dropout_prob, ratio
+        )
+
+
+# %% [markdown]
+# ## The older API's names
+#
+# An older page of this course imported these classes from `tinytorch.core.transformers` (and
+# the embeddings from `tinytorch.core.embeddings`, see module 11) and built
+# `Transformer(vocab_size, embed_dim, num_heads, num_layers, hidden_dim, max_seq_length)`.
+# They exist for that older API: `Transformer` above is a GPT with those argument names, and the
+# cell below exports to `tinytorch.core.transformers` a module that forwards those names to
+# this module's package file, `tinytorch.models.transformer`. It looks them up when first asked
+# for (a module-level `__getattr__`, as the package's top level does), so the cell also runs here, before anything is exported.
+
+
+# %%
+#| export core.transformers
+# every name this module exports, so the older path offers the same as the new one
+_OLDER_NAMES = (
+    "LayerNorm",
+    "MLP",
+    "TransformerBlock",
+    "GPT",
+    "Transformer",
+    "analyze_parameter_scaling",
+    "analyze_attention_memory",
+)
+
+
+def __getattr__(name: str):
+    """`from tinytorch.core.transformers import X` gives tinytorch.models.transformer's X."""
+    if name not in _OLDER_NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from tinytorch.models import transformer
+
+    return getattr(transformer, name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_OLDER_NAMES))
 
 
 # %% [markdown]
@@ -345,6 +454,25 @@ def test_gpt_shapes_and_causality():
     assert np.allclose(before[:, :-1], after[:, :-1], atol=1e-5), "no position sees the future"
     assert model([1, 2, 3]).shape == (1, 3, 100), "a single sequence is a batch of one"
     assert len(model.parameters()) == 2 + 2 * 16 + 2 + 2, "embeddings, 2 blocks of 16, ln_f, head"
+    assert (model.num_layers, model.num_heads, model.lm_head.out_features) == (2, 4, 100), (
+        "GPT keeps num_layers and num_heads; lm_head projects to the vocabulary"
+    )
+    block = model.blocks[0]
+    assert (block.embed_dim, block.num_heads, block.ln1.normalized_shape) == (32, 4, 32), (
+        "TransformerBlock keeps embed_dim and num_heads, LayerNorm its normalized_shape"
+    )
+    assert (block.mlp.embed_dim, block.mlp.hidden_dim) == (32, 128), "the MLP is 4x wide"
+    assert block.mlp.linear1.out_features == 128 and block.mlp.linear2.out_features == 32, (
+        "MLP: linear1 widens to hidden_dim, linear2 projects back"
+    )
+    assert TransformerBlock(32, 4, mlp_ratio=2.5).mlp.hidden_dim == 80, "a float mlp_ratio"
+    older = Transformer(
+        vocab_size=50, embed_dim=16, num_heads=2, num_layers=3, hidden_dim=24, max_seq_length=20
+    )
+    assert (older.num_layers, older.num_heads, older.blocks[0].mlp.hidden_dim) == (3, 2, 24), (
+        "Transformer: num_heads before num_layers, hidden_dim is the MLP width"
+    )
+    assert older(np.zeros((2, 5), dtype=int)).shape == (2, 5, 50), "Transformer is a GPT"
 
 
 # %% nbgrader={"grade": true, "grade_id": "test-generate", "locked": true, "points": 25, "schema_version": 3}
@@ -352,15 +480,20 @@ def test_generate():
     np.random.seed(1)
     model = GPT(vocab_size=20, embed_dim=16, num_layers=1, num_heads=2, max_seq_len=8)
     out = model.generate([1, 2, 3], max_new_tokens=12, temperature=0)
-    assert len(out) == 15 and out[:3] == [1, 2, 3], "longer than max_seq_len: context is cropped"
-    assert out == model.generate([1, 2, 3], max_new_tokens=12, temperature=0), (
-        "greedy is deterministic"
-    )
+    assert isinstance(out, Tensor) and out.shape == (1, 15), "ids (B, T + new); 1-D = batch of 1"
+    assert out.data[0, :3].tolist() == [1, 2, 3], "longer than max_seq_len: context is cropped"
+    again = model.generate([1, 2, 3], max_new_tokens=12, temperature=0)
+    assert np.array_equal(out.data, again.data), "greedy is deterministic"
     a = model.generate([1], 10, temperature=1.0, top_k=3, rng=np.random.default_rng(5))
     b = model.generate([1], 10, temperature=1.0, top_k=3, rng=np.random.default_rng(5))
-    assert a == b and all(0 <= t < 20 for t in a), "sampling is reproducible with a seed"
-    stop = model.generate([1], 10, temperature=0, stop_token=out[4])
-    assert stop[-1] == out[4] and len(stop) <= 11
+    assert np.array_equal(a.data, b.data) and a.data.max() < 20, "reproducible with a seed"
+    batch = model.generate([[1, 2, 3], [4, 5, 6]], max_new_tokens=4, temperature=0)
+    assert batch.shape == (2, 7), "every row of a (B, T) prompt is continued"
+    alone = model.generate([4, 5, 6], max_new_tokens=4, temperature=0)
+    assert np.array_equal(batch.data[1], alone.data[0]), "rows do not mix"
+    stop = int(out.data[0, 4])
+    stopped = model.generate([1, 2, 3], 10, temperature=0, stop_token=stop)
+    assert stopped.data[0, -1] == stop and stopped.shape[1] <= 13, "stop_token ends the row"
 
 
 # %% nbgrader={"grade": true, "grade_id": "test-gpt-learns", "locked": true, "points": 30, "schema_version": 3}

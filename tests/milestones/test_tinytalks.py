@@ -110,7 +110,7 @@ def tiny():
 def greedy(model, tokenizer, prefix: str, count: int) -> str:
     ids = tokenizer.encode(prefix)
     out = model.generate(ids, max_new_tokens=count, temperature=0)
-    return tokenizer.decode(out[len(ids) :])
+    return tokenizer.decode(out.data[0, len(ids) :])
 
 
 def test_one_pass_check_agrees_with_generate(tiny):

@@ -154,3 +154,11 @@ def test_gelu_of_a_0d_tensor_has_a_gradient(approximate):
     x = Tensor(0.5, requires_grad=True, dtype=np.float64)
     gelu(x, approximate).backward()
     assert x.grad.shape == () and 0.8 < x.grad.item() < 0.9
+
+
+@pytest.mark.parametrize("bad", [None, True, 1.5, "-1"])
+def test_softmax_classes_refuse_a_dim_that_is_not_an_integer(bad):
+    with pytest.raises(TypeError, match="dim"):
+        Softmax(dim=bad)
+    with pytest.raises(TypeError, match="dim"):
+        LogSoftmax(dim=bad)

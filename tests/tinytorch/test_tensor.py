@@ -266,3 +266,91 @@ def test_sum_and_mean_agree_with_numpy_on_any_vector(values):
     t = f64(values)
     np.testing.assert_allclose(t.sum().item(), values.sum(), rtol=1e-12, atol=1e-9)
     np.testing.assert_allclose(t.mean().item(), values.mean(), rtol=1e-12, atol=1e-9)
+
+
+# -- NumPy interoperability (issue 19, point 4) ---------------------------------------------
+
+
+def test_numpy_reads_a_tensor_without_grad():
+    t = Tensor([[-1.5, 2.0], [3.0, -4.0]])
+    assert np.asarray(t) is t.data
+    assert np.asarray(t, dtype=np.float64).dtype == np.float64
+    copied = np.array(t)
+    assert not np.shares_memory(copied, t.data) and np.array_equal(copied, t.data)
+    with pytest.raises(ValueError):
+        np.asarray(t, dtype=np.float64, copy=False)  # NumPy 2: a conversion cannot avoid a copy
+    np.testing.assert_array_equal(np.abs(t), np.abs(t.data))
+    np.testing.assert_array_equal(np.clip(t, -2, 2), np.clip(t.data, -2, 2))
+    assert isinstance(np.abs(t), np.ndarray) and np.max(np.abs(t)) == 4.0
+    np.testing.assert_allclose(np.linalg.norm(t), np.linalg.norm(t.data))
+    np.testing.assert_array_equal(np.isnan(t), np.zeros((2, 2), bool))
+
+
+@pytest.mark.parametrize(
+    "call, hint",
+    [
+        (np.asarray, "t.detach()"),
+        (lambda w: np.array(w), "t.detach()"),
+        (np.abs, "relu(t) + relu(-t)"),
+        (lambda w: np.clip(w, 0, 1), "t.detach()"),
+        (np.exp, "t.exp()"),
+        (np.log, "t.log()"),
+        (np.sqrt, "t.sqrt()"),
+        (lambda w: np.maximum(w, 0), "relu(t)"),
+        (np.sin, "Tensor operations"),
+        (lambda w: np.add.reduce(w), "Tensor operations"),
+    ],
+)
+def test_numpy_refuses_a_tensor_that_requires_grad(call, hint):
+    w = Tensor([1.0, -2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="requires grad") as error:
+        call(w)
+    assert hint in str(error.value)
+
+
+def test_array_operators_stay_tensor_ops_and_in_the_graph():
+    w = Tensor([1.0, -2.0], requires_grad=True, dtype=np.float64)
+    for result, op in [
+        (np.ones(2) + w, "add"),
+        (np.ones(2) - w, "sub"),
+        (np.ones(2) * w, "mul"),
+        (np.ones(2) / w, "div"),
+        (np.float64(3.0) * w, "mul"),
+        (np.add(w, 1.0), "add"),
+        (np.ones((3, 2)) @ w, "matmul"),
+    ]:
+        assert isinstance(result, Tensor) and result._op == op
+        assert result.dtype == np.float64, "the array operand takes the tensor's precision"
+    np.testing.assert_array_equal((np.ones(2) - w).data, [0.0, 3.0])
+    less = np.zeros(2) < w
+    assert isinstance(less, Tensor) and np.array_equal(less.data, [True, False])
+    assert not less.requires_grad
+    np.testing.assert_array_equal(np.zeros(2) == w, [False, False])  # booleans: no gradient
+
+
+def test_assigning_an_array_to_grad_stores_a_tensor():
+    p = Tensor([1.0, 2.0], requires_grad=True)
+    p.grad = np.array([0.5, -0.5])
+    assert isinstance(p.grad, Tensor) and p.grad.dtype == np.float32
+    np.testing.assert_array_equal(np.abs(p.grad), [0.5, 0.5])
+    p.grad = [1, 2]
+    assert isinstance(p.grad, Tensor) and p.grad.dtype == np.float32
+    d = Tensor([1.0], requires_grad=True, dtype=np.float64)
+    d.grad = np.ones(1, dtype=np.float32)
+    assert d.grad.dtype == np.float64
+    with pytest.raises(ValueError, match=r"\(3,\).*\(2,\)"):
+        p.grad = np.ones(3)
+    p.grad = None
+    assert p.grad is None
+
+
+def test_optimizers_step_with_an_ndarray_grad():
+    optimizers = pytest.importorskip("tinytorch.core.optimizers")
+    for make in (lambda ps: optimizers.SGD(ps, lr=0.5), lambda ps: optimizers.Adam(ps, lr=0.1)):
+        p = Tensor([1.0, -1.0], requires_grad=True)
+        optimizer = make([p])
+        p.grad = np.array([1.0, -1.0])
+        optimizer.step()
+        assert p.data[0] < 1.0 and p.data[1] > -1.0
+        optimizer.zero_grad()
+        assert p.grad is None

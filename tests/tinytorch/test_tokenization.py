@@ -35,3 +35,15 @@ def test_bpe_refuses_tiny_vocab_and_stops_when_nothing_repeats():
     with pytest.raises(ValueError, match="at least 256"):
         BPETokenizer().train("abc", 10)
     assert BPETokenizer().train("abcdef", 400).vocab_size == 256
+
+
+def test_empty_tokenizer_then_build_vocab():
+    empty = CharTokenizer()
+    assert empty.vocab_size == 2 and empty.encode("ab") == [empty.unk_id] * 2
+    built = empty.build_vocab(["hello", "world"])
+    assert built is empty, "build_vocab fills the tokenizer it is called on"
+    assert empty.itos == CharTokenizer("helloworld").itos == CharTokenizer.from_text("helowrd").itos
+    assert empty.decode(empty.encode("hello world")) == "hello\ufffdworld", "' ' was not in texts"
+    assert CharTokenizer().build_vocab("abc").itos == CharTokenizer("abc").itos, "one string"
+    again = empty.build_vocab(["xy"])
+    assert again.vocab_size == 4 and again.encode("x", strict=True) == [2], "replaced, not added"

@@ -211,3 +211,31 @@ def test_invalid_metadata_json_names_file_and_line():
 def test_read_cells_missing_file(tmp_path):
     with pytest.raises(TitoError, match="does not exist"):
         read_cells(tmp_path / "nope.py")
+
+
+def test_cell_tests_reads_the_ast():
+    """The one rule release, runner and grading share: top-level (async) def test_*."""
+    from tito.course.cells import cell_tests
+
+    text = (
+        "# %%\nx = 1\n"
+        '# %% nbgrader={"grade": true, "grade_id": "t", "locked": true, "points": 2}\n'
+        "import functools\n\n"
+        "@functools.wraps(print)\n"
+        "def test_decorated():\n    pass\n\n"
+        "async def test_async():\n    assert True\n\n"
+        "def helper_test_not():\n    pass\n\n"
+        "class TestHolder:\n    def test_method(self):\n        pass\n\n"
+        "DOC = '''\ndef test_in_a_string():\n    pass\n'''\n"
+        "# %% [markdown]\n# def test_in_markdown():\n"
+        "# %%\ndef test_broken(:\n"
+    )
+    code, graded, markdown, broken = parse_cells(text)
+    assert cell_tests(code) == ()
+    found = cell_tests(graded)
+    assert [(t.name, t.is_async) for t in found] == [
+        ("test_decorated", False),
+        ("test_async", True),
+    ]
+    assert (found[0].first_line, found[0].line) == (6, 7)  # file lines: decorator, then def
+    assert cell_tests(markdown) == () and cell_tests(broken) == ()

@@ -186,3 +186,98 @@ def test_cli_reports_what_it_wrote(course, tmp_path):
     assert result.exit_code == 0, result.output
     assert "1 solution blocks stripped in 1 modules" in result.output
     assert "1 locked test cells fingerprinted in release.json" in result.output
+
+
+HIDDEN = '''
+# %%
+#| default_exp core.alpha
+#| export
+def double(x):
+    """Twice x."""
+    ### BEGIN SOLUTION
+    return 2 * x
+    ### END SOLUTION
+
+# %% nbgrader={"grade": true, "grade_id": "test-double", "locked": true, "points": 5}
+async def test_double():
+    assert double(2) == 4, "double(2) should be 4"
+    ### BEGIN HIDDEN TESTS
+    assert double(7) == 14, "HIDDEN-CHECK"
+    ### END HIDDEN TESTS
+
+# %% [markdown]
+# **Q1 (memory).** How much memory does doubling a float32 array of n items take?
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "reflect-memory", "solution": true}
+# ### BEGIN SOLUTION
+# MODEL-ANSWER: 4n bytes for the result.
+# ### END SOLUTION
+'''
+
+
+def test_hidden_tests_and_answers_never_reach_the_copy(tmp_path):
+    root = make_course(tmp_path / "course")
+    add_module(root, "01_alpha", HIDDEN)
+    summary = release_student(load_course(root), tmp_path / "out")
+    copy = tmp_path / "out"
+    everything = "".join(p.read_text(errors="replace") for p in copy.rglob("*") if p.is_file())
+    for secret in ("HIDDEN-CHECK", "double(7)", "MODEL-ANSWER", "BEGIN HIDDEN", "2 * x"):
+        assert secret not in everything, secret
+    student = (copy / "modules" / "01_alpha" / "alpha_dev.py").read_text()
+    assert "    # (hidden tests run here when your work is graded)\n" in student
+    assert "# %% [markdown] nbgrader=" in student and "# YOUR ANSWER HERE\n" in student
+    assert (summary.stripped, summary.answers, summary.hidden) == (
+        {"01_alpha": 1},
+        {"01_alpha": 1},
+        {"01_alpha": 1},
+    )
+    # the async test is recorded (a regex over `def test_` missed it), hidden counts too
+    entry = json.loads((copy / "release.json").read_text())["modules"]["01_alpha"]
+    assert entry["tests"] == {"test-double": ["test_double"]}
+    assert entry["hidden"] == {"test-double": 1}
+    # the instructor's course keeps a record; the copy does not carry the records folder
+    [record] = (root / "releases").glob("*.json")
+    assert summary.record == record
+    assert json.loads(record.read_text()) == json.loads((copy / "release.json").read_text())
+    assert not (copy / "releases").exists()
+    # in the copy, `tito module test` says hidden tests run at grading
+    result = CliRunner().invoke(app, ["--course", str(copy), "module", "test", "01"])
+    assert result.exit_code == 1  # the stub is not written yet
+    assert "hidden tests" in result.output and "when your work is graded" in result.output
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda t: t.replace("    ### END HIDDEN TESTS\n", ""),
+            r"alpha_dev\.py:13: '### BEGIN HIDDEN TESTS' is never closed",
+        ),
+        (
+            lambda t: t.replace(
+                "# MODEL-ANSWER: 4n bytes for the result.\n# ### END SOLUTION\n", ""
+            ),
+            r"alpha_dev\.py:21: '### BEGIN SOLUTION' is never closed",
+        ),
+        (
+            lambda t: t.replace("    ### BEGIN SOLUTION\n    return 2 * x\n", "    return 2 * x\n"),
+            r"alpha_dev\.py:7: '### END SOLUTION' without",
+        ),
+        (
+            lambda t: t.replace('"locked": true, "points": 5', '"locked": false, "points": 5'),
+            r"alpha_dev\.py:13: hidden tests must stand inside a locked graded test cell",
+        ),
+        (
+            lambda t: t.replace('    assert double(2) == 4, "double(2) should be 4"\n', ""),
+            r"alpha_dev\.py:10: the test cell 'test-double' is not valid Python in the student",
+        ),
+    ],
+    ids=["hidden-open", "answer-open", "end-alone", "hidden-unlocked", "hidden-only-body"],
+)
+def test_bad_markers_name_file_and_line(tmp_path, edit, message):
+    root = make_course(tmp_path / "course")
+    add_module(root, "01_alpha", edit(HIDDEN.lstrip("\n")))
+    with pytest.raises(TitoError) as raised:
+        release_student(load_course(root), tmp_path / "out")
+    assert re.search(message, raised.value.message), raised.value.message
+    assert not (tmp_path / "out").exists() and not (root / "releases").exists()

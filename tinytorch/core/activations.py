@@ -33,7 +33,7 @@ def _float_data(x: Tensor) -> np.ndarray:
 
 
 def relu(x) -> Tensor:
-    """max(x, 0) elementwise; op "relu"."""
+    """max(x, 0) elementwise; op "relu" with inputs (x,)."""
     x = as_tensor(x)
     return Tensor.from_op(np.maximum(x.data, 0), "relu", (x,))
 
@@ -67,14 +67,12 @@ def gelu(x, approximate: str = "tanh") -> Tensor:
         return Tensor.from_op(0.5 * data * (1 + erf), "gelu", (x,))
     if approximate == "tanh":
         # x*x*x, not x**3: NumPy's float32 power is about 40x slower than two multiplies.
-        # x³ overflows float32 only beyond |x| ≈ 7e12, where tanh is ±1 anyway.
         with np.errstate(over="ignore"):
             inner = data * data
             inner *= 0.044715 * data  # in place: one array instead of three temporaries
             inner += data
             inner *= _SQRT_2_OVER_PI
         t = np.tanh(inner)
-        # t is saved: the gradient needs it, and recomputing tanh costs as much as the forward.
         out = t + 1.0
         out *= 0.5 * data
         return Tensor.from_op(out, "gelu_tanh", (x,), t)
@@ -87,18 +85,26 @@ def _shifted(data: np.ndarray, axis: int) -> np.ndarray:
 
 
 def softmax(x, axis: int = -1) -> Tensor:
-    """exp(x) / sum(exp(x)) along `axis`, stable for any magnitude; op "softmax"."""
+    """exp(x) / sum(exp(x)) along `axis`, stable for any magnitude; op "softmax" saves axis."""
     x = as_tensor(x)
     e = np.exp(_shifted(_float_data(x), axis))
-    return Tensor.from_op(e / e.sum(axis=axis, keepdims=True), "softmax", (x,), axis)
+    probs = e / e.sum(axis=axis, keepdims=True)
+    return Tensor.from_op(probs, "softmax", (x,), axis)
 
 
 def log_softmax(x, axis: int = -1) -> Tensor:
-    """log(softmax(x)) by the log-sum-exp trick: finite for any finite x; op "log_softmax"."""
+    """log(softmax(x)) by the log-sum-exp trick; op "log_softmax" saves axis."""
     x = as_tensor(x)
     shifted = _shifted(_float_data(x), axis)
     log_sum = np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
     return Tensor.from_op(shifted - log_sum, "log_softmax", (x,), axis)
+
+
+def _check_dim(dim) -> int:
+    """`dim` as an int; None, bools, floats and strings raise TypeError."""
+    if isinstance(dim, bool) or not isinstance(dim, int | np.integer):
+        raise TypeError(f"dim must be an integer axis such as -1, not {dim!r}.")
+    return int(dim)
 
 
 class _Activation:
@@ -108,9 +114,11 @@ class _Activation:
         raise NotImplementedError
 
     def __call__(self, x) -> Tensor:
+        """layer(x) is layer.forward(x)."""
         return self.forward(x)
 
     def parameters(self) -> list:
+        """Nothing to learn: an empty list."""
         return []
 
     def __repr__(self) -> str:
@@ -121,6 +129,7 @@ class ReLU(_Activation):
     """max(x, 0)."""
 
     def forward(self, x) -> Tensor:
+        """relu(x): elementwise, any shape in, the same shape out (array-likes accepted)."""
         return relu(x)
 
 
@@ -128,6 +137,7 @@ class Sigmoid(_Activation):
     """1 / (1 + exp(-x))."""
 
     def forward(self, x) -> Tensor:
+        """sigmoid(x): elementwise, any shape in, the same shape out (array-likes accepted)."""
         return sigmoid(x)
 
 
@@ -135,6 +145,7 @@ class Tanh(_Activation):
     """tanh(x)."""
 
     def forward(self, x) -> Tensor:
+        """tanh(x): elementwise, any shape in, the same shape out (array-likes accepted)."""
         return tanh(x)
 
 
@@ -142,11 +153,13 @@ class GELU(_Activation):
     """x·Φ(x); approximate="tanh" (default, GPT-2) or "none" (exact, via erf)."""
 
     def __init__(self, approximate: str = "tanh"):
+        """Check and store `approximate` ("tanh" or "none"; anything else: ValueError)."""
         if approximate not in ("tanh", "none"):
             raise ValueError(f"GELU: approximate must be 'tanh' or 'none', not {approximate!r}.")
         self.approximate = approximate
 
     def forward(self, x) -> Tensor:
+        """gelu(x, self.approximate)."""
         return gelu(x, self.approximate)
 
     def __repr__(self) -> str:
@@ -157,9 +170,11 @@ class Softmax(_Activation):
     """Probabilities along `dim` (default: the last axis)."""
 
     def __init__(self, dim: int = -1):
-        self.dim = dim
+        """Store `dim`, checked by _check_dim."""
+        self.dim = _check_dim(dim)
 
     def forward(self, x) -> Tensor:
+        """softmax(x, self.dim)."""
         return softmax(x, self.dim)
 
     def __repr__(self) -> str:
@@ -170,9 +185,11 @@ class LogSoftmax(_Activation):
     """Log-probabilities along `dim` (default: the last axis)."""
 
     def __init__(self, dim: int = -1):
-        self.dim = dim
+        """Store `dim`, checked by _check_dim."""
+        self.dim = _check_dim(dim)
 
     def forward(self, x) -> Tensor:
+        """log_softmax(x, self.dim)."""
         return log_softmax(x, self.dim)
 
     def __repr__(self) -> str:

@@ -20,7 +20,7 @@ import numpy as np
 
 from tinytorch.core.activations import softmax
 from tinytorch.core.layers import Linear, Module
-from tinytorch.core.tensor import Tensor
+from tinytorch.core.tensor import Tensor, as_tensor
 
 MASKED = -1e9  # added to blocked scores: exp() of it is 0 in float32 and float64
 
@@ -30,18 +30,43 @@ def causal_mask(length: int) -> np.ndarray:
     return np.tril(np.ones((length, length), dtype=bool))
 
 
-def mask_bias(mask, dtype) -> np.ndarray:
-    """0 where attending is allowed, MASKED where blocked (added to the scores)."""
+def mask_bias(mask, shape: tuple, dtype) -> np.ndarray:
+    """What a mask adds to scores of `shape`: 0 / MASKED for booleans, the values for floats."""
     mask = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
-    return np.where(mask.astype(bool), 0.0, MASKED).astype(dtype)
+    if mask.dtype == bool:
+        bias = np.where(mask, 0.0, MASKED)
+    elif mask.dtype.kind == "f":
+        if np.isnan(mask).any() or np.isposinf(mask).any():
+            raise ValueError("A float attention mask may not hold NaN or +inf.")
+        bias = np.maximum(mask, MASKED)  # -inf becomes MASKED: a fully blocked row stays finite
+    else:
+        raise TypeError(
+            f"An attention mask must be boolean (True = may attend) or float (added to the "
+            f"scores), not {mask.dtype}; for a 0/1 mask pass mask.astype(bool)."
+        )
+    try:
+        broadcast = np.broadcast_shapes(mask.shape, tuple(shape))
+    except ValueError:
+        broadcast = None
+    if broadcast != tuple(shape):
+        raise ValueError(
+            f"An attention mask of shape {mask.shape} does not broadcast to the scores' shape "
+            f"{tuple(shape)} (batch, heads, queries, keys)."
+        )
+    return bias.astype(dtype)
 
 
 def scaled_dot_product_attention(Q: Tensor, K: Tensor, V: Tensor, mask=None):
-    """softmax(Q Kᵀ / √d + bias) V; returns (output, attention weights)."""
+    """softmax(Q Kᵀ / √d + bias) V; returns (output, attention weights).
+
+    mask: None, booleans (True = may attend) or floats added to the scores, broadcastable to
+    the scores (..., T, S), as in torch.nn.functional.scaled_dot_product_attention.
+    """
+    Q, K, V = as_tensor(Q), as_tensor(K), as_tensor(V)  # array-likes are welcome too
     d = Q.shape[-1]
     scores = (Q @ K.transpose(-2, -1)) * (1.0 / math.sqrt(d))  # (..., T, S)
     if mask is not None:
-        scores = scores + mask_bias(mask, scores.dtype)
+        scores = scores + mask_bias(mask, scores.shape, scores.dtype)
     weights = softmax(scores, axis=-1)
     return weights @ V, weights
 
@@ -66,7 +91,7 @@ class MultiHeadAttention(Module):
         return x.reshape(batch, length, self.num_heads, self.head_dim).permute(0, 2, 1, 3)
 
     def forward(self, x, mask=None) -> Tensor:
-        x = x if isinstance(x, Tensor) else Tensor(x)
+        x = as_tensor(x)
         batch, length, _ = x.shape
         q = self.split_heads(self.q_proj(x))
         k = self.split_heads(self.k_proj(x))

@@ -43,22 +43,26 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
 
 @gradient_rule("add")
 def _add_grad(g, out):
+    """out = a + b: return (dL/da, dL/db)."""
     return g, g
 
 
 @gradient_rule("sub")
 def _sub_grad(g, out):
+    """out = a - b: return (dL/da, dL/db)."""
     return g, -g
 
 
 @gradient_rule("mul")
 def _mul_grad(g, out):
+    """out = a * b: return (dL/da, dL/db)."""
     a, b = out._inputs
     return g * b.data, g * a.data
 
 
 @gradient_rule("div")
 def _div_grad(g, out):
+    """out = a / b: return (dL/da, dL/db)."""
     a, b = out._inputs
     grad_a = g / b.data
     return grad_a, -grad_a * out.data
@@ -66,71 +70,55 @@ def _div_grad(g, out):
 
 @gradient_rule("neg")
 def _neg_grad(g, out):
+    """out = -a: return (dL/da,)."""
     return (-g,)
 
 
 @gradient_rule("pow")
 def _pow_grad(g, out):
+    """out = a ** p with p = out._saved: return (dL/da,)."""
     (a,), p = out._inputs, out._saved
     return (g * p * a.data ** (p - 1),)
 
 
 @gradient_rule("exp")
 def _exp_grad(g, out):
+    """out = exp(a): return (dL/da,)."""
     return (g * out.data,)
 
 
 @gradient_rule("log")
 def _log_grad(g, out):
+    """out = ln(a): return (dL/da,)."""
     return (g / out._inputs[0].data,)
 
 
 @gradient_rule("sqrt")
 def _sqrt_grad(g, out):
+    """out = sqrt(a): return (dL/da,)."""
     return (g / (2 * out.data),)
 
 
-@gradient_rule("matmul")
-def _matmul_grad(g, out):
-    a, b = out._inputs
-    left, right = a.data, b.data
-    if left.ndim == 1 and right.ndim == 1:  # dot product: out and g are scalars
-        return g * right, g * left
-    if right.ndim == 2 and left.ndim > 2:
-        # (..., K) @ (K, N): fold the batch into rows, so the weight's gradient is one
-        # (K, rows) @ (rows, N) product instead of one per batch element summed afterwards.
-        rows, g_rows = left.reshape(-1, left.shape[-1]), g.reshape(-1, g.shape[-1])
-        return (g_rows @ right.T).reshape(left.shape), rows.T @ g_rows
-    # Treat vectors as matrices: (K,) is a row (1, K) on the left, a column (K, 1) on the right.
-    if left.ndim == 1:
-        left, g = left[None, :], np.expand_dims(g, -2)
-    if right.ndim == 1:
-        right, g = right[:, None], np.expand_dims(g, -1)
-    grad_a = g @ np.swapaxes(right, -1, -2)
-    grad_b = np.swapaxes(left, -1, -2) @ g
-    if a.data.ndim == 1:
-        grad_a = grad_a[..., 0, :]
-    if b.data.ndim == 1:
-        grad_b = grad_b[..., 0]
-    return grad_a, grad_b
-
-
 def _expand_reduced(g: np.ndarray, shape: tuple, axis, keepdims: bool) -> np.ndarray:
-    """Put back the axes a reduction removed, so `g` broadcasts against the input."""
-    if axis is None or keepdims:
-        return g.reshape([1] * len(shape)) if axis is None and not keepdims else g
+    """Put back the axes a reduction removed, so `g` broadcasts against the input's `shape`."""
+    if keepdims:
+        return g
+    if axis is None:
+        return g.reshape([1] * len(shape))
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     return np.expand_dims(g, tuple(a % len(shape) for a in axes))
 
 
 @gradient_rule("sum")
 def _sum_grad(g, out):
+    """out = a.sum(axis, keepdims), (axis, keepdims) = out._saved: return (dL/da,), a's shape."""
     (a,), (axis, keepdims) = out._inputs, out._saved
     return (np.broadcast_to(_expand_reduced(g, a.shape, axis, keepdims), a.shape),)
 
 
 @gradient_rule("mean")
 def _mean_grad(g, out):
+    """out = a.mean(axis, keepdims): return (dL/da,) of a's shape, g spread and divided."""
     (a,), (axis, keepdims) = out._inputs, out._saved
     count = a.size // max(out.size, 1)
     spread = _expand_reduced(g, a.shape, axis, keepdims) / count
@@ -139,6 +127,7 @@ def _mean_grad(g, out):
 
 @gradient_rule("max")
 def _max_grad(g, out):
+    """out = a.max(axis, keepdims): return (dL/da,) of a's shape; ties share g equally."""
     (a,), (axis, keepdims) = out._inputs, out._saved
     top = _expand_reduced(out.data, a.shape, axis, keepdims)
     winners = a.data == top
@@ -146,101 +135,8 @@ def _max_grad(g, out):
     return (_expand_reduced(g, a.shape, axis, keepdims) * share,)
 
 
-@gradient_rule("reshape")
-def _reshape_grad(g, out):
-    return (g.reshape(out._inputs[0].shape),)
-
-
-@gradient_rule("permute")
-def _permute_grad(g, out):
-    return (np.transpose(g, np.argsort(out._saved)),)
-
-
-@gradient_rule("getitem")
-def _getitem_grad(g, out):
-    (a,), index = out._inputs, out._saved
-    grad = np.zeros(a.shape, dtype=g.dtype)
-    np.add.at(grad, index, g)  # not grad[index] = g: repeated ids must add up
-    return (grad,)
-
-
-@gradient_rule("relu")
-def _relu_grad(g, out):
-    return (g * (out._inputs[0].data > 0),)
-
-
-@gradient_rule("sigmoid")
-def _sigmoid_grad(g, out):
-    s = out.data
-    return (g * s * (1 - s),)
-
-
-@gradient_rule("tanh")
-def _tanh_grad(g, out):
-    return (g * (1 - out.data * out.data),)
-
-
-_ERF = np.frompyfunc(math.erf, 1, 1)
-
-
-@gradient_rule("gelu")
-def _gelu_grad(g, out):
-    x = out._inputs[0].data
-    cdf = 0.5 * (1.0 + np.asarray(_ERF(x / math.sqrt(2.0)), dtype=x.dtype))
-    pdf = np.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
-    return (g * (cdf + x * pdf),)
-
-
-@gradient_rule("gelu_tanh")
-def _gelu_tanh_grad(g, out):
-    x, t = out._inputs[0].data, out._saved  # t = tanh(u), saved by the forward pass
-    # g · (0.5(1 + t) + 0.5x(1 - t²)·du/dx), du/dx = c(1 + 3·0.044715x²), computed in place:
-    # GELU runs on the MLP's widest activations, and each temporary array costs a pass over
-    # memory (this is about 2.5x faster than the one-line formula).
-    c = math.sqrt(2.0 / math.pi)
-    du = x * x
-    du *= 3 * 0.044715 * c
-    du += c
-    slope = 1.0 - t * t
-    slope *= x
-    slope *= du
-    slope *= 0.5
-    grad = t + 1.0
-    grad *= 0.5
-    grad += slope
-    grad *= g
-    return (grad,)
-
-
-@gradient_rule("softmax")
-def _softmax_grad(g, out):
-    s, axis = out.data, out._saved
-    return (s * (g - (g * s).sum(axis=axis, keepdims=True)),)
-
-
-@gradient_rule("log_softmax")
-def _log_softmax_grad(g, out):
-    axis = out._saved
-    return (g - np.exp(out.data) * g.sum(axis=axis, keepdims=True),)
-
-
-@gradient_rule("cross_entropy")
-def _cross_entropy_grad(g, out):
-    probs, targets = out._saved  # probs: (N, C) softmax of the logits; targets: (N,) ints
-    grad = probs.copy()
-    grad[np.arange(len(targets)), targets] -= 1
-    grad *= g / len(targets)
-    return (grad.reshape(out._inputs[0].shape),)
-
-
-@gradient_rule("binary_cross_entropy")
-def _binary_cross_entropy_grad(g, out):
-    p, y = out._saved  # p clipped away from 0 and 1, as in the forward pass
-    return (g * (p - y) / (p * (1 - p)) / p.size,)
-
-
 def topological_order(root: Tensor) -> list:
-    """Every tensor `root` depends on (that needs a gradient), inputs before users."""
+    """Every tensor `root` depends on (that needs a gradient), inputs before users; root last."""
     order, seen = [], set()
     stack = [(root, False)]
     while stack:
@@ -256,6 +152,14 @@ def topological_order(root: Tensor) -> list:
             if parent.requires_grad and id(parent) not in seen:
                 stack.append((parent, False))
     return order
+
+
+def _accumulate_leaf(leaf: Tensor, g: np.ndarray) -> None:
+    """Add g into leaf.grad: a new Tensor (a copy, leaf's dtype) the first time, += after."""
+    if leaf.grad is None:
+        leaf.grad = Tensor(np.array(g, dtype=leaf.dtype), dtype=leaf.dtype)
+    else:
+        leaf.grad.data += g
 
 
 def backward(root: Tensor, grad=None) -> None:
@@ -294,20 +198,142 @@ def backward(root: Tensor, grad=None) -> None:
             grads[key] = parent_grad if key not in grads else grads[key] + parent_grad
 
 
-def _accumulate_leaf(leaf: Tensor, g: np.ndarray) -> None:
-    if leaf.grad is None:
-        # Copy: rules may hand the same array to several inputs (add gives g, g).
-        leaf.grad = Tensor(np.array(g, dtype=leaf.dtype), dtype=leaf.dtype)
-    else:
-        leaf.grad.data += g
-
-
 @contextlib.contextmanager
 def no_grad():
-    """Inside this block operations record no graph."""
+    """Inside this block operations record no graph; the previous mode is restored after."""
     previous = GradMode.enabled
     GradMode.enabled = False
     try:
         yield
     finally:
         GradMode.enabled = previous
+
+
+@gradient_rule("matmul")
+def _matmul_grad(g, out):
+    """out = A @ B for 1-D, 2-D or batched operands: return (dL/dA, dL/dB) (see the table)."""
+    a, b = out._inputs
+    left, right = a.data, b.data
+    if left.ndim == 1 and right.ndim == 1:  # dot product: out and g are scalars
+        return g * right, g * left
+    if right.ndim == 2 and left.ndim > 2:
+        # (..., K) @ (K, N): fold the batch into rows, so the weight's gradient is one
+        # (K, rows) @ (rows, N) product instead of one per batch element summed afterwards.
+        rows, g_rows = left.reshape(-1, left.shape[-1]), g.reshape(-1, g.shape[-1])
+        return (g_rows @ right.T).reshape(left.shape), rows.T @ g_rows
+    # Treat vectors as matrices: (K,) is a row (1, K) on the left, a column (K, 1) on the right.
+    if left.ndim == 1:
+        left, g = left[None, :], np.expand_dims(g, -2)
+    if right.ndim == 1:
+        right, g = right[:, None], np.expand_dims(g, -1)
+    grad_a = g @ np.swapaxes(right, -1, -2)
+    grad_b = np.swapaxes(left, -1, -2) @ g
+    if a.data.ndim == 1:
+        grad_a = grad_a[..., 0, :]
+    if b.data.ndim == 1:
+        grad_b = grad_b[..., 0]
+    return grad_a, grad_b
+
+
+@gradient_rule("reshape")
+def _reshape_grad(g, out):
+    """out = a.reshape(...): return (dL/da,) of a's shape."""
+    return (g.reshape(out._inputs[0].shape),)
+
+
+@gradient_rule("permute")
+def _permute_grad(g, out):
+    """out = a.permute(*axes) with axes = out._saved: return (dL/da,) of a's shape."""
+    return (np.transpose(g, np.argsort(out._saved)),)
+
+
+@gradient_rule("getitem")
+def _getitem_grad(g, out):
+    """out = a[index] with index = out._saved: return (dL/da,); repeated positions add up."""
+    (a,), index = out._inputs, out._saved
+    grad = np.zeros(a.shape, dtype=g.dtype)
+    np.add.at(grad, index, g)
+    return (grad,)
+
+
+_ERF = np.frompyfunc(math.erf, 1, 1)
+
+
+@gradient_rule("relu")
+def _relu_grad(g, out):
+    """out = relu(x): return (dL/dx,)."""
+    return (g * (out._inputs[0].data > 0),)
+
+
+@gradient_rule("sigmoid")
+def _sigmoid_grad(g, out):
+    """out = sigmoid(x): return (dL/dx,) from out."""
+    s = out.data
+    return (g * s * (1 - s),)
+
+
+@gradient_rule("tanh")
+def _tanh_grad(g, out):
+    """out = tanh(x): return (dL/dx,) from out."""
+    return (g * (1 - out.data * out.data),)
+
+
+@gradient_rule("gelu")
+def _gelu_grad(g, out):
+    """out = x * Phi(x) (exact GELU): return (dL/dx,)."""
+    x = out._inputs[0].data
+    cdf = 0.5 * (1.0 + np.asarray(_ERF(x / math.sqrt(2.0)), dtype=x.dtype))
+    pdf = np.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
+    return (g * (cdf + x * pdf),)
+
+
+@gradient_rule("gelu_tanh")
+def _gelu_tanh_grad(g, out):
+    """out = 0.5 x (1 + t), t = tanh(u) saved in out._saved: return (dL/dx,)."""
+    x, t = out._inputs[0].data, out._saved
+    # g · (0.5(1 + t) + 0.5x(1 - t²)·du/dx), du/dx = c(1 + 3·0.044715x²), computed in place:
+    # each temporary array costs a pass over memory (about 2.5x faster than the one-liner).
+    c = math.sqrt(2.0 / math.pi)
+    du = x * x
+    du *= 3 * 0.044715 * c
+    du += c
+    slope = 1.0 - t * t
+    slope *= x
+    slope *= du
+    slope *= 0.5
+    grad = t + 1.0
+    grad *= 0.5
+    grad += slope
+    grad *= g
+    return (grad,)
+
+
+@gradient_rule("softmax")
+def _softmax_grad(g, out):
+    """out = softmax(x, axis) with axis = out._saved: return (dL/dx,)."""
+    s, axis = out.data, out._saved
+    return (s * (g - (g * s).sum(axis=axis, keepdims=True)),)
+
+
+@gradient_rule("log_softmax")
+def _log_softmax_grad(g, out):
+    """out = log_softmax(x, axis) with axis = out._saved: return (dL/dx,)."""
+    axis = out._saved
+    return (g - np.exp(out.data) * g.sum(axis=axis, keepdims=True),)
+
+
+@gradient_rule("cross_entropy")
+def _cross_entropy_grad(g, out):
+    """Saved (probs (N, C), targets (N,)): return (g * (probs - onehot) / N,) in logits' shape."""
+    probs, targets = out._saved
+    grad = probs.copy()
+    grad[np.arange(len(targets)), targets] -= 1
+    grad *= g / len(targets)
+    return (grad.reshape(out._inputs[0].shape),)
+
+
+@gradient_rule("binary_cross_entropy")
+def _binary_cross_entropy_grad(g, out):
+    """Saved (p clipped, y): return (g * (p - y) / (p (1 - p)) / N,), N = p.size."""
+    p, y = out._saved
+    return (g * (p - y) / (p * (1 - p)) / p.size,)

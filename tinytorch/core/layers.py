@@ -15,6 +15,7 @@ from tinytorch.core.tensor import Tensor, as_tensor
 
 
 def _join(prefix: str, name: str) -> str:
+    """Dotted names: _join("blocks.0", "weight") is "blocks.0.weight"; _join("", "w") is "w"."""
     return f"{prefix}.{name}" if prefix else name
 
 
@@ -69,6 +70,7 @@ class Module:
         return [obj for _, obj in _walk(self, "", set()) if isinstance(obj, Module)]
 
     def train(self, mode: bool = True) -> "Module":
+        """Set `training = mode` on this module and every sub-module; return self."""
         for module in self.modules():
             module.training = mode
         return self
@@ -77,10 +79,12 @@ class Module:
         return self.train(False)
 
     def zero_grad(self) -> None:
+        """Set `.grad` of every parameter to None."""
         for parameter in self.parameters():
             parameter.grad = None
 
     def num_parameters(self) -> int:
+        """The number of learnable numbers: the sum of the parameters' sizes."""
         return sum(parameter.size for parameter in self.parameters())
 
     def __repr__(self) -> str:
@@ -88,6 +92,7 @@ class Module:
 
 
 def _check_size(name: str, value) -> int:
+    """A positive integer as int; anything else raises ValueError naming `name`."""
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value <= 0:
         raise ValueError(f"{name} must be a positive integer, not {value!r}.")
     return int(value)
@@ -97,6 +102,7 @@ class Linear(Module):
     """y = x @ W + b with W (in_features, out_features) and b (out_features,)."""
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True):
+        """Check the sizes; W and b from uniform(-1/√in, 1/√in), weight first, float32."""
         super().__init__()
         self.in_features = _check_size("in_features", in_features)
         self.out_features = _check_size("out_features", out_features)
@@ -109,7 +115,7 @@ class Linear(Module):
             self.bias = Tensor(values, requires_grad=True, dtype=np.float32)
 
     def forward(self, x) -> Tensor:
-        """(..., in_features) -> (..., out_features)."""
+        """x @ weight + bias: (..., in_features) -> (..., out_features); see the spec above."""
         x = as_tensor(x)
         if x.dtype.kind != "f":
             x = Tensor(x.data, dtype=self.weight.dtype)
@@ -132,12 +138,14 @@ class Dropout(Module):
     """Zero each element with probability p in training, scale the rest by 1/(1-p)."""
 
     def __init__(self, p: float = 0.5):
+        """Check 0 <= p < 1 (ValueError otherwise) and store it as a float."""
         super().__init__()
         if isinstance(p, bool) or not isinstance(p, int | float) or not 0 <= p < 1:
             raise ValueError(f"Dropout probability p must be in [0, 1), not {p!r}.")
         self.p = float(p)
 
     def forward(self, x) -> Tensor:
+        """Training: x * mask (see the spec); evaluation or p = 0: x itself."""
         x = as_tensor(x)
         if not self.training or self.p == 0:
             return x
@@ -154,6 +162,7 @@ class Sequential(Module):
     """Apply layers one after another: Sequential(Linear(2, 8), ReLU(), Linear(8, 1))."""
 
     def __init__(self, *layers):
+        """Store the layers (arguments or one list) in self.layers; each must be callable."""
         super().__init__()
         if len(layers) == 1 and isinstance(layers[0], list | tuple):
             layers = tuple(layers[0])  # Sequential([a, b]) works too
@@ -163,6 +172,7 @@ class Sequential(Module):
         self.layers = list(layers)
 
     def forward(self, x):
+        """Each layer on the previous one's output."""
         for layer in self.layers:
             x = layer(x)
         return x

@@ -20,13 +20,13 @@ from tinytorch.core.tensor import Tensor, as_tensor
 
 
 def _float_tensor(x) -> Tensor:
-    """x as a Tensor of floats (float32 if x holds integers)."""
+    """x as a Tensor of floats: a float Tensor unchanged, anything else float32 if not float."""
     x = as_tensor(x)
     return x if x.dtype.kind == "f" else Tensor(x.data, dtype=np.float32)
 
 
 def mse_loss(predictions, targets) -> Tensor:
-    """mean((predictions - targets)²) over every element; shapes must match."""
+    """mean((predictions - targets)²) over every element; shapes must match (ValueError)."""
     pred = _float_tensor(predictions)
     if isinstance(targets, Tensor) and targets.dtype.kind == "f":
         target = targets  # keep it: a target that requires grad gets its gradient too
@@ -41,7 +41,7 @@ def mse_loss(predictions, targets) -> Tensor:
 
 
 def _class_targets(targets, logits_shape: tuple) -> np.ndarray:
-    """Integer targets checked against logits (..., C): shape (...), values in [0, C)."""
+    """Integer targets checked against logits (..., C): shape (...), ids in [0, C); flat (N,)."""
     t = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
     if len(logits_shape) == 0:
         raise ValueError("cross_entropy: logits need a class axis, shape (..., C), not ().")
@@ -66,7 +66,10 @@ def _class_targets(targets, logits_shape: tuple) -> np.ndarray:
 
 
 def cross_entropy(logits, targets) -> Tensor:
-    """Mean of -log softmax(logits)[target] over all positions; logits (..., C), targets (...)."""
+    """Mean of -log softmax(logits)[target] over all positions; logits (..., C), targets (...).
+
+    Recorded as op "cross_entropy" with inputs (logits,) and saved (probs (N, C), targets (N,)).
+    """
     logits = _float_tensor(logits)
     t = _class_targets(targets, logits.shape)
     if t.size == 0:
@@ -87,7 +90,10 @@ def _bce_eps(dtype: np.dtype) -> float:
 
 
 def binary_cross_entropy(predictions, targets) -> Tensor:
-    """Mean of -(y ln p + (1-y) ln(1-p)) with p clipped to [eps, 1-eps]."""
+    """Mean of -(y ln p + (1-y) ln(1-p)) with p clipped to [eps, 1-eps].
+
+    Recorded as op "binary_cross_entropy" with inputs (p,) and saved (clipped p, y).
+    """
     p = _float_tensor(predictions)
     y = np.asarray(targets.data if isinstance(targets, Tensor) else targets).astype(p.dtype)
     if y.shape != p.shape:
@@ -106,7 +112,6 @@ def binary_cross_entropy(predictions, targets) -> Tensor:
         raise ValueError("binary_cross_entropy: targets must be in [0, 1].")
     eps = _bce_eps(p.dtype)
     clipped = np.clip(p.data, eps, 1 - eps)
-    # log1p(-p) = ln(1 - p), accurate also when p is tiny
     loss = -np.mean(y * np.log(clipped) + (1 - y) * np.log1p(-clipped))
     return Tensor.from_op(
         np.asarray(loss, dtype=p.dtype), "binary_cross_entropy", (p,), (clipped, y)
@@ -117,15 +122,19 @@ class _Loss:
     """Base of the loss classes: loss(predictions, targets) calls forward."""
 
     def forward(self, predictions, targets) -> Tensor:
-        raise NotImplementedError
+        """The loss value; every subclass overrides this."""
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, predictions, targets) -> Tensor:
+        """loss(predictions, targets) is loss.forward(predictions, targets)."""
         return self.forward(predictions, targets)
 
     def parameters(self) -> list:
+        """A loss has no parameters: an empty list."""
         return []
 
     def __repr__(self) -> str:
+        """The class name with empty brackets, e.g. 'MSELoss()'."""
         return f"{type(self).__name__}()"
 
 
@@ -133,6 +142,7 @@ class MSELoss(_Loss):
     """Mean squared error; predictions and targets of the same shape."""
 
     def forward(self, predictions, targets) -> Tensor:
+        """mse_loss(predictions, targets)."""
         return mse_loss(predictions, targets)
 
 
@@ -140,6 +150,7 @@ class CrossEntropyLoss(_Loss):
     """Cross-entropy of logits (..., C) against integer targets (...)."""
 
     def forward(self, logits, targets) -> Tensor:
+        """cross_entropy(logits, targets)."""
         return cross_entropy(logits, targets)
 
 
@@ -147,4 +158,5 @@ class BinaryCrossEntropyLoss(_Loss):
     """Binary cross-entropy of probabilities against 0/1 targets of the same shape."""
 
     def forward(self, predictions, targets) -> Tensor:
+        """binary_cross_entropy(predictions, targets)."""
         return binary_cross_entropy(predictions, targets)

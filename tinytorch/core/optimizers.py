@@ -14,35 +14,8 @@ import numpy as np
 from tinytorch.core.tensor import Tensor
 
 
-class Optimizer:
-    """Base class: keeps the parameters and their state, clears gradients; `step()` updates."""
-
-    def __init__(self, params, lr: float):
-        self.params = _unique(params)
-        if not self.params:
-            raise ValueError("The optimizer got no parameters: pass model.parameters().")
-        if not lr > 0:
-            raise ValueError(f"The learning rate must be positive, not {lr}.")
-        self.lr = lr
-        self.state: list[dict] = [{} for _ in self.params]
-        self.step_count = 0  # calls to step(); each parameter counts its own updates
-
-    def zero_grad(self) -> None:
-        for p in self.params:
-            p.grad = None
-
-    def step(self) -> None:
-        raise NotImplementedError("Subclasses implement step().")
-
-    def _with_gradients(self):
-        """(parameter, its gradient as an ndarray, its state) for every parameter with a .grad."""
-        for p, state in zip(self.params, self.state):
-            if p.grad is not None:
-                yield p, p.grad.data, state
-
-
 def _unique(params) -> list:
-    """The parameters in order, each once (a tied weight listed twice must step once)."""
+    """The parameters in order, each Tensor once (by identity); a non-Tensor is a TypeError."""
     unique, seen = [], set()
     for p in params:
         if not isinstance(p, Tensor):
@@ -54,8 +27,39 @@ def _unique(params) -> list:
 
 
 def _check_range(name: str, value: float, low: float, high: float = float("inf")) -> None:
+    """Raise ValueError naming `name` unless low <= value < high."""
     if not low <= value < high:
         raise ValueError(f"{name} must be in [{low}, {high}), not {value}.")
+
+
+class Optimizer:
+    """Base class: keeps the parameters and their state, clears gradients; `step()` updates."""
+
+    def __init__(self, params, lr: float):
+        """Unique params (ValueError if none), lr > 0, one empty state dict each, step_count 0."""
+        self.params = _unique(params)
+        if not self.params:
+            raise ValueError("The optimizer got no parameters: pass model.parameters().")
+        if not lr > 0:
+            raise ValueError(f"The learning rate must be positive, not {lr}.")
+        self.lr = lr
+        self.state: list[dict] = [{} for _ in self.params]
+        self.step_count = 0  # calls to step(); each parameter counts its own updates
+
+    def zero_grad(self) -> None:
+        """Set every parameter's .grad to None (the next backward() makes fresh ones)."""
+        for p in self.params:
+            p.grad = None
+
+    def step(self) -> None:
+        """Update every parameter that has a gradient; each subclass defines it."""
+        raise NotImplementedError("Subclasses implement step().")
+
+    def _with_gradients(self):
+        """Yield (parameter, its gradient as an ndarray, its state dict) where .grad is set."""
+        for p, state in zip(self.params, self.state):
+            if p.grad is not None:
+                yield p, p.grad.data, state
 
 
 class SGD(Optimizer):
@@ -69,6 +73,7 @@ class SGD(Optimizer):
         self.weight_decay = weight_decay
 
     def step(self) -> None:
+        """g ← g + λθ; b ← μb + g (b ← copy of g the first time); θ ← θ − lr·b, in place."""
         self.step_count += 1
         for p, g, state in self._with_gradients():
             if self.weight_decay:
@@ -107,6 +112,7 @@ class Adam(Optimizer):
         self.weight_decay = weight_decay
 
     def step(self) -> None:
+        """One Adam update of every parameter with a gradient (see the specification)."""
         self.step_count += 1
         for p, g, state in self._with_gradients():
             if not state:  # first update of this parameter: moments start at zero
@@ -124,6 +130,7 @@ class Adam(Optimizer):
             m += (1 - self.beta1) * g
             v *= self.beta2
             v += (1 - self.beta2) * (g * g)
+            # PyTorch's arrangement: the bias corrections act on scalars, not on m and v.
             denominator = np.sqrt(v)
             denominator /= math.sqrt(1 - self.beta2**t)
             denominator += self.eps

@@ -23,23 +23,23 @@ def _to_array(data, dtype=None) -> np.ndarray:
     if dtype is not None:
         return np.asarray(data, dtype=dtype)
     array = np.asarray(data)
-    if array.dtype.kind == "f" and array.dtype != np.float32:
-        return array.astype(np.float32)
     if array.dtype.kind == "O":
         raise TypeError(f"Tensor data must be numbers, not {type(data).__name__} of objects.")
+    if array.dtype.kind == "f" and array.dtype != np.float32:
+        return array.astype(np.float32)
     return array
 
 
 class Tensor:
     """An n-dimensional array of numbers that can record how it was computed."""
 
-    __slots__ = ("data", "requires_grad", "grad", "_op", "_inputs", "_saved", "__weakref__")
-    __array_ufunc__ = None
+    __slots__ = ("data", "requires_grad", "_grad", "_op", "_inputs", "_saved", "__weakref__")
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
+        """A leaf tensor holding `_to_array(data, dtype)`; see the specification above."""
         self.data = _to_array(data, dtype)
         self.requires_grad = bool(requires_grad)
-        self.grad = None
+        self._grad = None
         self._op = None
         self._inputs = ()
         self._saved = None
@@ -47,9 +47,9 @@ class Tensor:
     @staticmethod
     def from_op(data: np.ndarray, op: str, inputs: tuple, saved=None) -> "Tensor":
         """Wrap an op's result; remember (op, inputs, saved) if any input needs a gradient."""
-        out = Tensor.__new__(Tensor)
+        out = Tensor.__new__(Tensor)  # skips __init__: data is already a finished ndarray
         out.data = data
-        out.grad = None
+        out._grad = None
         if GradMode.enabled and any(t.requires_grad for t in inputs):
             out.requires_grad = True
             out._op, out._inputs, out._saved = op, inputs, saved
@@ -79,6 +79,23 @@ class Tensor:
     def nbytes(self) -> int:
         return self.data.nbytes
 
+    @property
+    def grad(self) -> "Tensor | None":
+        """dL/dself after backward(): a Tensor of self's shape, or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value) -> None:
+        """Store None or a Tensor; an ndarray or list becomes a Tensor in self's float dtype."""
+        if value is not None and not isinstance(value, Tensor):
+            value = Tensor(value, dtype=self.data.dtype if self.data.dtype.kind == "f" else None)
+        if value is not None and value.shape != self.data.shape:
+            raise ValueError(
+                f"a gradient of shape {value.shape} cannot belong to a tensor of shape "
+                f"{self.data.shape}: they must match element for element."
+            )
+        self._grad = value
+
     def __len__(self) -> int:
         return len(self.data)
 
@@ -86,9 +103,6 @@ class Tensor:
         grad = ", requires_grad=True" if self.requires_grad else ""
         body = np.array2string(self.data, precision=4, separator=", ", threshold=20)
         return f"Tensor({body}, shape={self.shape}, dtype={self.dtype}{grad})"
-
-    def __array__(self, dtype=None, copy=None):
-        return self.data if dtype is None else self.data.astype(dtype)
 
     def numpy(self) -> np.ndarray:
         return self.data
@@ -104,8 +118,7 @@ class Tensor:
         return Tensor(self.data, dtype=self.data.dtype)
 
     def _lift(self, other) -> "Tensor":
-        """A number or array as a constant Tensor in self's float dtype, so that
-        `x * 2` or `x + mask_array` keeps x's precision instead of promoting it."""
+        """A number or array as a constant Tensor in self's float dtype (see the spec)."""
         if isinstance(other, Tensor):
             return other
         if self.data.dtype.kind == "f":
@@ -113,6 +126,15 @@ class Tensor:
             if array.dtype.kind in "fiub":
                 return Tensor(array, dtype=self.data.dtype)
         return Tensor(other)
+
+    # -- NumPy interoperability (section 8) ------------------------------------------------
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        """np.asarray(t), np.array(t): the values, refused when t requires grad."""
+        return _to_numpy(self, dtype, copy)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        """np.add(a, t), arr + t, np.abs(t), ...: see `_array_ufunc`."""
+        return _array_ufunc(ufunc, method, inputs, kwargs)
 
     # -- gradients (the engine arrives in module 05) ---------------------------------------
     def backward(self, grad=None) -> None:
@@ -128,52 +150,45 @@ class Tensor:
     def zero_grad(self) -> None:
         self.grad = None
 
-    # -- elementwise arithmetic ------------------------------------------------------------
+    # -- operators: each calls the function of this module that computes it ----------------
     def __add__(self, other) -> "Tensor":
-        other = self._lift(other)
-        return Tensor.from_op(self.data + other.data, "add", (self, other))
-
-    def __sub__(self, other) -> "Tensor":
-        other = self._lift(other)
-        return Tensor.from_op(self.data - other.data, "sub", (self, other))
-
-    def __mul__(self, other) -> "Tensor":
-        other = self._lift(other)
-        return Tensor.from_op(self.data * other.data, "mul", (self, other))
-
-    def __truediv__(self, other) -> "Tensor":
-        other = self._lift(other)
-        return Tensor.from_op(self.data / other.data, "div", (self, other))
+        return _binary("add", self, other)
 
     def __radd__(self, other) -> "Tensor":
-        return self._lift(other) + self
+        return _binary("add", other, self)
+
+    def __sub__(self, other) -> "Tensor":
+        return _binary("sub", self, other)
 
     def __rsub__(self, other) -> "Tensor":
-        return self._lift(other) - self
+        return _binary("sub", other, self)
+
+    def __mul__(self, other) -> "Tensor":
+        return _binary("mul", self, other)
 
     def __rmul__(self, other) -> "Tensor":
-        return self._lift(other) * self
+        return _binary("mul", other, self)
+
+    def __truediv__(self, other) -> "Tensor":
+        return _binary("div", self, other)
 
     def __rtruediv__(self, other) -> "Tensor":
-        return self._lift(other) / self
+        return _binary("div", other, self)
 
     def __neg__(self) -> "Tensor":
-        return Tensor.from_op(-self.data, "neg", (self,))
+        return _unary("neg", self)
 
     def __pow__(self, exponent) -> "Tensor":
-        """self ** p for a number p; p is saved for the gradient p * self**(p-1)."""
-        if isinstance(exponent, Tensor):
-            raise TypeError("Tensor ** Tensor is not supported: use a number as the exponent.")
-        return Tensor.from_op(self.data**exponent, "pow", (self,), exponent)
+        return _power(self, exponent)
 
     def exp(self) -> "Tensor":
-        return Tensor.from_op(np.exp(self.data), "exp", (self,))
+        return _unary("exp", self)
 
     def log(self) -> "Tensor":
-        return Tensor.from_op(np.log(self.data), "log", (self,))
+        return _unary("log", self)
 
     def sqrt(self) -> "Tensor":
-        return Tensor.from_op(np.sqrt(self.data), "sqrt", (self,))
+        return _unary("sqrt", self)
 
     # Comparisons give boolean tensors, outside the graph (they have no gradient).
     def __lt__(self, other) -> "Tensor":
@@ -188,85 +203,205 @@ class Tensor:
     def __ge__(self, other) -> "Tensor":
         return Tensor(self.data >= self._lift(other).data)
 
-    # -- matrix multiplication -------------------------------------------------------------
     def matmul(self, other) -> "Tensor":
         """(..., M, K) @ (..., K, N) -> (..., M, N), leading dimensions broadcast."""
-        other = self._lift(other)
-        a, b = self.data, other.data
-        if a.ndim == 0 or b.ndim == 0:
-            raise ValueError("matmul needs tensors with at least one dimension; use * for scalars.")
-        k_left = a.shape[-1]
-        k_right = b.shape[-2] if b.ndim > 1 else b.shape[0]
-        if k_left != k_right:
-            raise ValueError(
-                f"matmul: shapes {a.shape} and {b.shape} do not align "
-                f"(inner dimensions {k_left} != {k_right})."
-            )
-        if b.ndim == 2 and a.ndim > 2:
-            # (B, T, K) @ (K, N) as one (B·T, K) @ (K, N) product: one large BLAS call is
-            # about twice as fast as B small ones, and the result is the same.
-            out = (a.reshape(-1, k_left) @ b).reshape(*a.shape[:-1], b.shape[-1])
-        else:
-            out = np.matmul(a, b)
-        return Tensor.from_op(out, "matmul", (self, other))
+        return _matmul(self, other)
 
     def __matmul__(self, other) -> "Tensor":
-        return self.matmul(other)
+        return _matmul(self, other)
 
     def __rmatmul__(self, other) -> "Tensor":
-        return self._lift(other).matmul(self)
+        return _matmul(other, self)
 
-    # -- reductions ------------------------------------------------------------------------
     def sum(self, axis=None, keepdims: bool = False) -> "Tensor":
-        out = np.sum(self.data, axis=axis, keepdims=keepdims)
-        return Tensor.from_op(np.asarray(out), "sum", (self,), (axis, keepdims))
+        return _reduce("sum", self, axis, keepdims)
 
     def mean(self, axis=None, keepdims: bool = False) -> "Tensor":
-        out = np.mean(self.data, axis=axis, keepdims=keepdims)
-        return Tensor.from_op(np.asarray(out), "mean", (self,), (axis, keepdims))
+        return _reduce("mean", self, axis, keepdims)
 
     def max(self, axis=None, keepdims: bool = False) -> "Tensor":
-        out = np.max(self.data, axis=axis, keepdims=keepdims)
-        return Tensor.from_op(np.asarray(out), "max", (self,), (axis, keepdims))
+        return _reduce("max", self, axis, keepdims)
 
     def argmax(self, axis=None) -> "Tensor":
         return Tensor(np.argmax(self.data, axis=axis))
 
-    # -- shape changes (views: no data is copied) ------------------------------------------
     def reshape(self, *shape) -> "Tensor":
         """reshape(2, 3) or reshape((2, 3)); one dimension may be -1."""
-        if len(shape) == 1 and isinstance(shape[0], tuple | list):
-            shape = tuple(shape[0])
-        return Tensor.from_op(self.data.reshape(shape), "reshape", (self,))
+        return _reshape(self, shape)
 
     def transpose(self, dim0: int = -2, dim1: int = -1) -> "Tensor":
         """Swap two dimensions (the last two by default)."""
-        if self.data.ndim < 2:
-            return self
-        axes = list(range(self.data.ndim))
-        axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
-        return self.permute(*axes)
+        return _transpose(self, dim0, dim1)
 
     def permute(self, *axes) -> "Tensor":
         """Reorder all dimensions: permute(0, 2, 1, 3) turns (B, T, H, D) into (B, H, T, D)."""
-        if len(axes) == 1 and isinstance(axes[0], tuple | list):
-            axes = tuple(axes[0])
-        return Tensor.from_op(np.transpose(self.data, axes), "permute", (self,), axes)
+        return _permute(self, axes)
 
     @property
     def T(self) -> "Tensor":
-        return self.transpose()
+        return _transpose(self, -2, -1)
 
-    # -- indexing --------------------------------------------------------------------------
     def __getitem__(self, index) -> "Tensor":
         """NumPy indexing: t[0], t[:, 1:3], t[ids] (an integer array picks rows)."""
-        if isinstance(index, Tensor):
-            index = index.data
-        elif isinstance(index, tuple):
-            index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
-        return Tensor.from_op(self.data[index], "getitem", (self,), index)
+        return _getitem(self, index)
 
 
 def as_tensor(x) -> Tensor:
     """`x` itself if it is a Tensor, else a new Tensor of it (layers accept lists and arrays)."""
     return x if isinstance(x, Tensor) else Tensor(x)
+
+
+_BINARY = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide}
+_UNARY = {"neg": np.negative, "exp": np.exp, "log": np.log, "sqrt": np.sqrt}
+
+
+def _binary(op: str, a, b) -> Tensor:
+    """a (op) b elementwise with broadcasting; both sides lifted by the Tensor among them."""
+    like = a if isinstance(a, Tensor) else b
+    a, b = like._lift(a), like._lift(b)
+    return Tensor.from_op(_BINARY[op](a.data, b.data), op, (a, b))
+
+
+def _unary(op: str, x: Tensor) -> Tensor:
+    """neg, exp, log or sqrt of every element; op recorded with inputs (x,)."""
+    return Tensor.from_op(_UNARY[op](x.data), op, (x,))
+
+
+def _power(x: Tensor, exponent) -> Tensor:
+    """x ** p for a number p; p is saved for the gradient p * x**(p-1)."""
+    if isinstance(exponent, Tensor):
+        raise TypeError("Tensor ** Tensor is not supported: use a number as the exponent.")
+    return Tensor.from_op(x.data**exponent, "pow", (x,), exponent)
+
+
+def _matmul(a, b) -> Tensor:
+    """(..., M, K) @ (..., K, N) -> (..., M, N); op "matmul" with inputs (a, b)."""
+    like = a if isinstance(a, Tensor) else b
+    a, b = like._lift(a), like._lift(b)
+    left, right = a.data, b.data
+    if left.ndim == 0 or right.ndim == 0:
+        raise ValueError("matmul needs tensors with at least one dimension; use * for scalars.")
+    k_left = left.shape[-1]
+    k_right = right.shape[-2] if right.ndim > 1 else right.shape[0]
+    if k_left != k_right:
+        raise ValueError(
+            f"matmul: shapes {left.shape} and {right.shape} do not align "
+            f"(inner dimensions {k_left} != {k_right})."
+        )
+    if right.ndim == 2 and left.ndim > 2:
+        # (B, T, K) @ (K, N) as one (B*T, K) @ (K, N) product: one large BLAS call.
+        out = (left.reshape(-1, k_left) @ right).reshape(*left.shape[:-1], right.shape[-1])
+    else:
+        out = np.matmul(left, right)
+    return Tensor.from_op(out, "matmul", (a, b))
+
+
+_REDUCE = {"sum": np.sum, "mean": np.mean, "max": np.max}
+
+
+def _reduce(op: str, x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    """sum, mean or max over `axis` (None: all); saves (axis, keepdims)."""
+    out = _REDUCE[op](x.data, axis=axis, keepdims=keepdims)
+    return Tensor.from_op(np.asarray(out), op, (x,), (axis, keepdims))
+
+
+def _unwrap_shape(args: tuple) -> tuple:
+    """f(2, 3) and f((2, 3)) both give (2, 3)."""
+    if len(args) == 1 and isinstance(args[0], tuple | list):
+        return tuple(args[0])
+    return tuple(args)
+
+
+def _reshape(x: Tensor, shape: tuple) -> Tensor:
+    """The same elements in a new shape (a view when possible); op "reshape"."""
+    shape = _unwrap_shape(shape)
+    return Tensor.from_op(x.data.reshape(shape), "reshape", (x,))
+
+
+def _permute(x: Tensor, axes: tuple) -> Tensor:
+    """Reorder the dimensions (a view); op "permute" with the axes saved."""
+    axes = _unwrap_shape(axes)
+    return Tensor.from_op(np.transpose(x.data, axes), "permute", (x,), axes)
+
+
+def _transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
+    """Swap two dimensions through _permute; tensors with < 2 dimensions are returned as is."""
+    if x.data.ndim < 2:
+        return x
+    order = list(range(x.data.ndim))
+    order[dim0], order[dim1] = order[dim1], order[dim0]
+    return _permute(x, tuple(order))
+
+
+def _getitem(x: Tensor, index) -> Tensor:
+    """x.data[index] with Tensor indices unwrapped; op "getitem" saves the index."""
+    if isinstance(index, Tensor):
+        index = index.data
+    elif isinstance(index, tuple):
+        index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    return Tensor.from_op(x.data[index], "getitem", (x,), index)
+
+
+_UFUNC_OPERATORS = {np.add: "add", np.subtract: "sub", np.multiply: "mul", np.divide: "div"}
+_UFUNC_COMPARISONS = frozenset({np.less, np.less_equal, np.greater, np.greater_equal})
+# Boolean results carry no gradient, so computing them on the values loses nothing.
+_NO_GRADIENT_UFUNCS = _UFUNC_COMPARISONS | {
+    np.equal,
+    np.not_equal,
+    np.isnan,
+    np.isinf,
+    np.isfinite,
+    np.signbit,
+    np.logical_and,
+    np.logical_or,
+    np.logical_not,
+}
+_TENSOR_OP_FOR = {
+    np.exp: "t.exp()",
+    np.log: "t.log()",
+    np.sqrt: "t.sqrt()",
+    np.negative: "-t",
+    np.power: "t ** p",
+    np.square: "t * t",
+    np.absolute: "relu(t) + relu(-t) (module 02)",
+    np.maximum: "relu(t) (module 02) for np.maximum(t, 0)",
+    np.tanh: "tanh(t) (module 02)",
+}
+
+
+def _leaves_graph(what: str, instead: str) -> str:
+    """The error message for a NumPy call that would drop a Tensor out of the graph."""
+    return (
+        f"{what} on a Tensor that requires grad would compute outside the autograd graph, "
+        f"so no gradient could flow back through the result. Use {instead} instead; for the "
+        "values alone (to print, plot or compare), use t.detach() or t.data."
+    )
+
+
+def _to_numpy(t: Tensor, dtype=None, copy=None) -> np.ndarray:
+    """`np.asarray(t)`: t's values (NumPy 2's dtype/copy rules); refused if t requires grad."""
+    if t.requires_grad:
+        raise RuntimeError(_leaves_graph("converting it to a NumPy array", "t.detach()"))
+    return np.array(t.data, dtype=dtype, copy=copy)
+
+
+def _array_ufunc(ufunc, method: str, inputs: tuple, kwargs: dict):
+    """A NumPy ufunc with a Tensor among its inputs: operators stay Tensor ops (see the spec)."""
+    if method == "__call__" and not kwargs and len(inputs) == 2:
+        like = inputs[0] if isinstance(inputs[0], Tensor) else inputs[1]
+        a, b = like._lift(inputs[0]), like._lift(inputs[1])
+        if ufunc in _UFUNC_OPERATORS:
+            return _binary(_UFUNC_OPERATORS[ufunc], a, b)
+        if ufunc is np.matmul:
+            return _matmul(a, b)
+        if ufunc in _UFUNC_COMPARISONS:
+            return Tensor(ufunc(a.data, b.data))
+    outs = kwargs.get("out", ())
+    tensors = [x for x in inputs + tuple(outs) if isinstance(x, Tensor)]
+    if ufunc not in _NO_GRADIENT_UFUNCS and any(x.requires_grad for x in tensors):
+        hint = _TENSOR_OP_FOR.get(ufunc, "Tensor operations")
+        raise RuntimeError(_leaves_graph(f"np.{ufunc.__name__}", hint))
+    values = [x.data if isinstance(x, Tensor) else x for x in inputs]
+    if outs:
+        kwargs = {**kwargs, "out": tuple(x.data if isinstance(x, Tensor) else x for x in outs)}
+    return getattr(ufunc, method)(*values, **kwargs)

@@ -31,9 +31,11 @@ class CosineSchedule:
         self.total_steps, self.warmup_steps = total_steps, warmup_steps
 
     def __call__(self, step: int) -> float:
+        """The learning rate at `step` (0-based): warm-up, cosine decay, then min_lr."""
         if step < self.warmup_steps:
             return self.max_lr * (step + 1) / self.warmup_steps
-        progress = min(1.0, (step - self.warmup_steps) / (self.total_steps - self.warmup_steps))
+        span = self.total_steps - self.warmup_steps
+        progress = min(1.0, (step - self.warmup_steps) / span)
         return self.min_lr + 0.5 * (self.max_lr - self.min_lr) * (1 + math.cos(math.pi * progress))
 
     def apply(self, optimizer, step: int) -> float:
@@ -55,15 +57,6 @@ def clip_grad_norm(params, max_norm: float) -> float:
     return total
 
 
-def _batch_size(x) -> int:
-    shape = np.shape(x.data if isinstance(x, Tensor) else x)
-    return shape[0] if shape else 1
-
-
-def _weighted_mean(losses: list[float], sizes: list[int]) -> float:
-    return float(np.average(losses, weights=sizes)) if losses else float("nan")
-
-
 class Trainer:
     """Train a model with an optimizer and a loss function; keeps a history per epoch."""
 
@@ -74,7 +67,7 @@ class Trainer:
         self.history: dict[str, list[float]] = {"train_loss": [], "val_loss": [], "lr": []}
 
     def train_step(self, x, y) -> float:
-        """One forward, backward and update on a batch; returns the batch loss."""
+        """One forward, backward, (clip), (schedule) and update on a batch; returns its loss."""
         loss = self.loss_fn(self.model(x), y)
         self.optimizer.zero_grad()
         loss.backward()
@@ -99,7 +92,7 @@ class Trainer:
         return mean
 
     def evaluate(self, loader) -> float:
-        """Mean loss over `loader` in eval mode, without recording a graph."""
+        """Sample-weighted mean loss over `loader` in eval mode, without recording a graph."""
         was_training = getattr(self.model, "training", True)
         self.model.eval()
         losses, sizes = [], []
@@ -119,6 +112,17 @@ class Trainer:
         return self.history
 
 
+def _batch_size(x) -> int:
+    """Number of samples in a batch: the first dimension (1 for a scalar)."""
+    shape = np.shape(x.data if isinstance(x, Tensor) else x)
+    return shape[0] if shape else 1
+
+
+def _weighted_mean(losses: list[float], sizes: list[int]) -> float:
+    """Σ loss·size / Σ size; nan when there are no batches."""
+    return float(np.average(losses, weights=sizes)) if losses else float("nan")
+
+
 def _parameter_names(model, optimizer) -> list[str]:
     """The model's name of each of the optimizer's parameters, in the optimizer's order."""
     names = {id(p): name for name, p in model.named_parameters()}
@@ -128,8 +132,8 @@ def _parameter_names(model, optimizer) -> list[str]:
     return [names[id(p)] for p in optimizer.params]
 
 
-def save_checkpoint(path, model, optimizer=None, **extra) -> Path:
-    """Save parameters (and optimizer state, and extra values) to an .npz file."""
+def _checkpoint_arrays(model, optimizer, extra: dict) -> dict:
+    """Every array a checkpoint holds, by name: param/..., optimizer/..., extra/..."""
     arrays = {f"param/{name}": p.data for name, p in model.named_parameters()}
     if optimizer is not None:
         arrays["optimizer/lr"] = np.array(optimizer.lr)
@@ -141,6 +145,12 @@ def save_checkpoint(path, model, optimizer=None, **extra) -> Path:
         arrays[f"extra/{key}"] = np.asarray(value)
         if arrays[f"extra/{key}"].dtype.kind == "O":
             raise ValueError(f"Checkpoint extra '{key}' must be numbers or text, not {value!r}.")
+    return arrays
+
+
+def save_checkpoint(path, model, optimizer=None, **extra) -> Path:
+    """Save parameters (and optimizer state, and extra values) to an .npz file at `path`."""
+    arrays = _checkpoint_arrays(model, optimizer, extra)
     path = Path(path)
     partial = path.with_name(path.name + ".partial")
     with open(partial, "wb") as handle:  # a handle: np.savez would append .npz to a name
@@ -150,10 +160,11 @@ def save_checkpoint(path, model, optimizer=None, **extra) -> Path:
 
 
 def _check_parameters(path, model, stored: dict) -> None:
+    """ValueError ("does not fit" / "shape") unless `stored` has exactly the model's params."""
     expected = dict(model.named_parameters())
-    missing = [name for name in expected if f"param/{name}" not in stored]
-    unexpected = [k[len("param/") :] for k in stored if k.startswith("param/")]
-    unexpected = [name for name in unexpected if name not in expected]
+    found = [key[len("param/") :] for key in stored if key.startswith("param/")]
+    missing = [name for name in expected if name not in found]
+    unexpected = [name for name in found if name not in expected]
     if missing or unexpected:
         raise ValueError(
             f"The checkpoint {path} does not fit this model: it has no parameter {missing} "
@@ -168,6 +179,7 @@ def _check_parameters(path, model, stored: dict) -> None:
 
 
 def _restore_optimizer(path, model, optimizer, stored: dict) -> None:
+    """Put the checkpoint's optimizer entries back into `optimizer` (checked first)."""
     if "optimizer/step_count" not in stored:
         raise ValueError(f"The checkpoint {path} has no optimizer state; load without one.")
     states = []

@@ -26,6 +26,7 @@ class TensorDataset(Dataset):
     """Samples are rows of the given arrays: dataset[i] == (a[i], b[i], ...)."""
 
     def __init__(self, *arrays):
+        """Convert each array once (Tensor dtype rule); check they have one common length."""
         if not arrays:
             raise ValueError("TensorDataset needs at least one array.")
         # Convert once with the Tensor's dtype rule (float64 -> float32, ints stay ints), so
@@ -38,10 +39,27 @@ class TensorDataset(Dataset):
             raise ValueError(f"TensorDataset arrays must have the same first dimension: {shapes}.")
 
     def __len__(self) -> int:
+        """The number of samples (rows)."""
         return len(self.arrays[0])
 
     def __getitem__(self, index):
+        """Row `index` of every array, as a tuple."""
         return tuple(a[index] for a in self.arrays)
+
+
+def _epoch_order(n: int, shuffle: bool, rng: np.random.Generator) -> np.ndarray:
+    """The indices 0..n-1 of one epoch, shuffled in place by `rng` when `shuffle` is set."""
+    order = np.arange(n)
+    if shuffle:
+        rng.shuffle(order)  # the generator advances: a new order every epoch
+    return order
+
+
+def _collate(samples: list) -> tuple:
+    """Stack a list of samples field by field: one Tensor of shape (len(samples), ...) each."""
+    if not isinstance(samples[0], tuple):  # a dataset of bare samples: one field
+        samples = [(sample,) for sample in samples]
+    return tuple(Tensor(np.stack([np.asarray(f) for f in field])) for field in zip(*samples))
 
 
 class DataLoader:
@@ -55,22 +73,23 @@ class DataLoader:
         drop_last: bool = False,
         seed: int | None = None,
     ):
+        """Check batch_size >= 1, store the settings, create the generator once."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}.")
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.drop_last = drop_last
-        self.rng = np.random.default_rng(seed)
+        self.rng = np.random.default_rng(seed)  # once: each epoch advances it
 
     def __len__(self) -> int:
+        """Batches per epoch: ceil(N / batch_size), or floor with drop_last."""
         full, rest = divmod(len(self.dataset), self.batch_size)
         return full + (1 if rest and not self.drop_last else 0)
 
     def __iter__(self):
-        order = np.arange(len(self.dataset))
-        if self.shuffle:
-            self.rng.shuffle(order)  # the generator advances: a new order every epoch
+        """One epoch: order (shuffled if asked), cut into batches, gather each."""
+        order = _epoch_order(len(self.dataset), self.shuffle, self.rng)
         for start in range(0, len(order), self.batch_size):
             batch = order[start : start + self.batch_size]
             if self.drop_last and len(batch) < self.batch_size:
@@ -81,7 +100,4 @@ class DataLoader:
         """One Tensor per field, shaped (len(indices), ...)."""
         if isinstance(self.dataset, TensorDataset):  # one NumPy gather per field
             return tuple(Tensor(a[indices], dtype=a.dtype) for a in self.dataset.arrays)
-        samples = [self.dataset[int(i)] for i in indices]
-        if not isinstance(samples[0], tuple):  # a dataset of bare samples: one field
-            samples = [(sample,) for sample in samples]
-        return tuple(Tensor(np.stack([np.asarray(f) for f in field])) for field in zip(*samples))
+        return _collate([self.dataset[int(i)] for i in indices])

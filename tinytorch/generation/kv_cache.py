@@ -83,7 +83,7 @@ def forward_with_cache(model, ids: np.ndarray, cache: KVCache) -> Tensor:
         x = x + attend_with_cache(block.attention, block.ln1(x), cache, layer)
         x = x + block.mlp(block.ln2(x))
     cache.advance(new)
-    return model.head(model.ln_f(x))
+    return model.lm_head(model.ln_f(x))
 
 
 def new_cache(model, batch: int = 1) -> KVCache:
@@ -137,13 +137,13 @@ class InferenceWeights:
                     *self.fold(block.ln1, qkv_weight, qkv_bias),
                     *self.arrays(attention.out_proj),
                     self.eps(block.ln2),
-                    *self.fold(block.ln2, *self.arrays(block.mlp.fc1)),
+                    *self.fold(block.ln2, *self.arrays(block.mlp.linear1)),
                     self.activation(block.mlp.gelu),
-                    *self.arrays(block.mlp.fc2),
+                    *self.arrays(block.mlp.linear2),
                 )
             )
         self.final_eps = self.eps(model.ln_f)
-        self.head = self.fold(model.ln_f, *self.arrays(model.head))
+        self.head = self.fold(model.ln_f, *self.arrays(model.lm_head))
 
     def arrays(self, linear) -> tuple:
         """(W, b) of a Linear as float arrays of the model's dtype; b as a (1, N) row, zeros
@@ -199,7 +199,7 @@ def fast_forward_with_cache(w: InferenceWeights, ids: np.ndarray, cache: KVCache
     bias = None
     if new > 1:  # as in attend_with_cache: new position i sees columns 0 .. start + i
         allowed = np.arange(start + new)[None, :] <= (start + np.arange(new))[:, None]
-        bias = mask_bias(allowed, w.dtype)
+        bias = mask_bias(allowed, (batch, heads, new, start + new), w.dtype)
     for layer, (eps1, w_qkv, b_qkv, w_o, b_o, eps2, w_1, b_1, act, w_2, b_2) in enumerate(w.layers):
         qkv = w.normalize(x, eps1).dot(w_qkv) + b_qkv  # (B·T, 3D): q/√d_k, k, v side by side
         q, k, v = qkv.reshape(batch, new, 3, heads, head_dim).transpose(2, 0, 3, 1, 4)
@@ -219,38 +219,35 @@ def fast_forward_with_cache(w: InferenceWeights, ids: np.ndarray, cache: KVCache
 
 def generate_with_cache(
     model, prompt_tokens, max_new_tokens=50, temperature=1.0, top_k=None, stop_token=None, rng=None
-) -> list[int]:
-    """GPT.generate, with a KV cache: the same tokens, one position of work per step."""
-    tokens = [int(t) for t in np.asarray(prompt_tokens).reshape(-1)]
-    if not tokens:
-        raise ValueError("generate() needs a prompt of at least one token.")
-    if min(tokens) < 0 or max(tokens) >= model.vocab_size:
-        bad = max(tokens) if max(tokens) >= model.vocab_size else min(tokens)
-        raise ValueError(f"Token id {bad} is outside the vocabulary [0, {model.vocab_size}).")
+) -> Tensor:
+    """GPT.generate, with a KV cache: the same ids (B, T + new), one position of work per step."""
+    ids = model._prompt_batch(prompt_tokens)  # (B, T), checked as GPT.generate checks it
+    stopped = np.zeros(len(ids), dtype=bool)
     rng = rng or np.random.default_rng()
     was_training = model.training
     model.eval()
     try:
         with no_grad():
             weights = InferenceWeights(model)
-            cache = new_cache(model)
-            context = np.array([tokens[-model.max_seq_len :]])
-            logits = fast_forward_with_cache(weights, context, cache)
+            cache = new_cache(model, batch=len(ids))
+            logits = fast_forward_with_cache(weights, ids[:, -model.max_seq_len :], cache)
             for step in range(max_new_tokens):
-                tokens.append(model._pick(logits[0, -1], temperature, top_k, rng))
-                if stop_token is not None and tokens[-1] == stop_token:
-                    break
+                chosen = model._pick(logits[:, -1], temperature, top_k, rng, stopped, stop_token)
+                ids = np.concatenate([ids, chosen[:, None]], axis=1)
+                if stop_token is not None:
+                    stopped |= chosen == stop_token
+                    if stopped.all():
+                        break
                 if step == max_new_tokens - 1:
                     break  # the last token is chosen: no logits needed after it
                 if cache.length < model.max_seq_len:
-                    logits = fast_forward_with_cache(weights, np.array([tokens[-1:]]), cache)
+                    logits = fast_forward_with_cache(weights, ids[:, -1:], cache)
                 else:  # the window slides: positions shift, so re-run the cropped context
                     cache.clear()
-                    context = np.array([tokens[-model.max_seq_len :]])
-                    logits = fast_forward_with_cache(weights, context, cache)
+                    logits = fast_forward_with_cache(weights, ids[:, -model.max_seq_len :], cache)
     finally:
         model.train(was_training)
-    return tokens
+    return Tensor(ids)
 
 
 def analyze_cache_memory(num_layers=12, num_heads=12, head_dim=64, lengths=(128, 1024, 8192)):

@@ -8,6 +8,7 @@ __all__ = [
     "MLP",
     "TransformerBlock",
     "GPT",
+    "Transformer",
     "analyze_parameter_scaling",
     "analyze_attention_memory",
 ]
@@ -40,7 +41,7 @@ class LayerNorm(Module):
 
     def __init__(self, normalized_shape: int, eps: float = 1e-5):
         super().__init__()
-        self.eps = eps
+        self.normalized_shape, self.eps = normalized_shape, eps
         self.gamma = Tensor(np.ones(normalized_shape), requires_grad=True)
         self.beta = Tensor(np.zeros(normalized_shape), requires_grad=True)
 
@@ -55,31 +56,36 @@ class LayerNorm(Module):
 
 
 class MLP(Module):
-    """Linear(D, 4D) -> GELU -> Linear(4D, D) -> Dropout."""
+    """Linear(D, H) -> GELU -> Linear(H, D) -> Dropout, with H = hidden_dim (default 4D)."""
 
     def __init__(self, embed_dim: int, hidden_dim: int | None = None, dropout_prob: float = 0.1):
         super().__init__()
-        hidden_dim = hidden_dim or 4 * embed_dim
-        self.fc1 = Linear(embed_dim, hidden_dim)
+        self.embed_dim = embed_dim
+        self.hidden_dim = hidden_dim or 4 * embed_dim
+        self.linear1 = Linear(embed_dim, self.hidden_dim)
         self.gelu = GELU()
-        self.fc2 = Linear(hidden_dim, embed_dim)
+        self.linear2 = Linear(self.hidden_dim, embed_dim)
         self.dropout = Dropout(dropout_prob)
 
     def forward(self, x) -> Tensor:
-        return self.dropout(self.fc2(self.gelu(self.fc1(x))))
+        return self.dropout(self.linear2(self.gelu(self.linear1(x))))
 
 
 class TransformerBlock(Module):
-    """Pre-norm block: x + attention(norm(x)), then x + mlp(norm(x))."""
+    """Pre-norm block: x + attention(norm(x)), then x + mlp(norm(x)).
+
+    The MLP is round(mlp_ratio * embed_dim) wide; mlp_ratio may be a float (2.5, 4.0).
+    """
 
     def __init__(
-        self, embed_dim: int, num_heads: int, mlp_ratio: int = 4, dropout_prob: float = 0.1
+        self, embed_dim: int, num_heads: int, mlp_ratio: float = 4, dropout_prob: float = 0.1
     ):
         super().__init__()
+        self.embed_dim, self.num_heads = embed_dim, num_heads
         self.ln1 = LayerNorm(embed_dim)
         self.attention = MultiHeadAttention(embed_dim, num_heads)
         self.ln2 = LayerNorm(embed_dim)
-        self.mlp = MLP(embed_dim, mlp_ratio * embed_dim, dropout_prob)
+        self.mlp = MLP(embed_dim, round(mlp_ratio * embed_dim), dropout_prob)
 
     def forward(self, x, mask=None) -> Tensor:
         x = x if isinstance(x, Tensor) else Tensor(x)
@@ -98,16 +104,19 @@ class GPT(Module):
         num_heads: int = 4,
         max_seq_len: int = 1024,
         dropout_prob: float = 0.0,
+        mlp_ratio: float = 4,
     ):
         super().__init__()
         self.vocab_size, self.embed_dim, self.max_seq_len = vocab_size, embed_dim, max_seq_len
+        self.num_layers, self.num_heads = num_layers, num_heads
         self.token_embedding = Embedding(vocab_size, embed_dim)
         self.position_embedding = PositionalEncoding(max_seq_len, embed_dim)
         self.blocks = [
-            TransformerBlock(embed_dim, num_heads, 4, dropout_prob) for _ in range(num_layers)
+            TransformerBlock(embed_dim, num_heads, mlp_ratio, dropout_prob)
+            for _ in range(num_layers)
         ]
         self.ln_f = LayerNorm(embed_dim)
-        self.head = Linear(embed_dim, vocab_size)
+        self.lm_head = Linear(embed_dim, vocab_size)
 
     def forward(self, tokens) -> Tensor:
         ids = np.asarray(tokens.data if isinstance(tokens, Tensor) else tokens)
@@ -122,7 +131,7 @@ class GPT(Module):
         mask = causal_mask(length)
         for block in self.blocks:
             x = block(x, mask)
-        return self.head(self.ln_f(x))  # (B, T, vocab)
+        return self.lm_head(self.ln_f(x))  # (B, T, vocab)
 
     def generate(
         self,
@@ -133,10 +142,12 @@ class GPT(Module):
         stop_token: int | None = None,
         rng: np.random.Generator | None = None,
         use_cache: bool = False,
-    ) -> list[int]:
-        """The prompt followed by up to max_new_tokens generated ids.
+    ) -> Tensor:
+        """Token ids (B, T + new): each prompt row followed by up to max_new_tokens ids.
 
-        use_cache=True keeps keys and values between steps (module 14): the same tokens, faster.
+        A 1-D prompt is a batch of one. With stop_token, a row that produced it is padded with
+        it, and generation ends once every row has. use_cache=True keeps keys and values
+        between steps (module 14): the same tokens, faster.
         """
         if use_cache:
             try:
@@ -148,34 +159,87 @@ class GPT(Module):
             return generate_with_cache(
                 self, prompt_tokens, max_new_tokens, temperature, top_k, stop_token, rng
             )
-        tokens = [int(t) for t in np.asarray(prompt_tokens).reshape(-1)]
-        if not tokens:
-            raise ValueError("generate() needs a prompt of at least one token.")
+        ids = self._prompt_batch(prompt_tokens)  # (B, T)
+        stopped = np.zeros(len(ids), dtype=bool)
         rng = rng or np.random.default_rng()
         was_training = self.training
         self.eval()
         try:
             with no_grad():
                 for _ in range(max_new_tokens):
-                    context = tokens[-self.max_seq_len :]
-                    logits = self.forward([context]).data[0, -1]
-                    tokens.append(self._pick(logits, temperature, top_k, rng))
-                    if stop_token is not None and tokens[-1] == stop_token:
-                        break
+                    logits = self.forward(ids[:, -self.max_seq_len :]).data[:, -1]  # (B, vocab)
+                    chosen = self._pick(logits, temperature, top_k, rng, stopped, stop_token)
+                    ids = np.concatenate([ids, chosen[:, None]], axis=1)
+                    if stop_token is not None:
+                        stopped |= chosen == stop_token
+                        if stopped.all():
+                            break
         finally:
             self.train(was_training)
-        return tokens
+        return Tensor(ids)
+
+    def _prompt_batch(self, prompt_tokens) -> np.ndarray:
+        """The prompt as int64 ids (B, T), checked: a 1-D prompt becomes a batch of one."""
+        data = prompt_tokens.data if isinstance(prompt_tokens, Tensor) else prompt_tokens
+        ids = np.array(data)
+        if ids.ndim == 1:
+            ids = ids[None, :]
+        if ids.ndim != 2 or ids.shape[1] == 0:
+            raise ValueError(
+                f"generate() needs a prompt of at least one token, shaped (seq,) or (batch, seq); "
+                f"got shape {ids.shape}."
+            )
+        if ids.dtype.kind not in "iu":
+            raise TypeError(f"Prompt token ids must be integers, not {ids.dtype}.")
+        if ids.min() < 0 or ids.max() >= self.vocab_size:
+            bad = int(ids.max() if ids.max() >= self.vocab_size else ids.min())
+            raise ValueError(f"Token id {bad} is outside the vocabulary [0, {self.vocab_size}).")
+        return ids.astype(np.int64)
 
     @staticmethod
-    def _pick(logits: np.ndarray, temperature: float, top_k, rng) -> int:
+    def _pick(logits: np.ndarray, temperature, top_k, rng, stopped=None, stop_token=None):
+        """The next id of every row (B,) from its logits (B, vocab); stopped rows get stop_token.
+
+        Sampling draws one number from rng per active row, in row order, so the same rng gives
+        the same tokens with and without the KV cache.
+        """
+        chosen = np.zeros(len(logits), dtype=np.int64)
         if temperature == 0:
-            return int(np.argmax(logits))
-        logits = logits.astype(np.float64) / temperature
-        if top_k is not None and top_k < len(logits):
-            cutoff = np.sort(logits)[-top_k]
-            logits = np.where(logits < cutoff, -np.inf, logits)
-        probs = softmax(Tensor(logits, dtype=np.float64), axis=-1).data
-        return int(rng.choice(len(probs), p=probs))
+            chosen[:] = np.argmax(logits, axis=-1)
+        else:
+            scaled = logits.astype(np.float64) / temperature
+            if top_k is not None and top_k < scaled.shape[-1]:
+                cutoff = np.sort(scaled, axis=-1)[:, -top_k][:, None]
+                scaled = np.where(scaled < cutoff, -np.inf, scaled)
+            probs = softmax(Tensor(scaled, dtype=np.float64), axis=-1).data
+            for row in range(len(probs)):
+                if stopped is None or not stopped[row]:
+                    chosen[row] = rng.choice(probs.shape[-1], p=probs[row])
+        if stopped is not None and stop_token is not None:
+            chosen[stopped] = stop_token
+        return chosen
+
+
+class Transformer(GPT):
+    """The older module page's model: a GPT with that page's argument names and order.
+
+    hidden_dim is the MLP width (default 4 * embed_dim); num_heads comes before num_layers.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        embed_dim: int,
+        num_heads: int,
+        num_layers: int,
+        hidden_dim: int | None = None,
+        max_seq_length: int = 1024,
+        dropout_prob: float = 0.0,
+    ):
+        ratio = 4 if hidden_dim is None else hidden_dim / embed_dim
+        super().__init__(
+            vocab_size, embed_dim, num_layers, num_heads, max_seq_length, dropout_prob, ratio
+        )
 
 
 def analyze_parameter_scaling(

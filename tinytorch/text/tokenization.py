@@ -11,11 +11,14 @@ from collections import Counter
 
 
 class CharTokenizer:
-    """Characters <-> ids, with <pad> = 0 and <unk> = 1 before the characters."""
+    """Characters <-> ids, with <pad> = 0 and <unk> = 1 before the characters.
+
+    CharTokenizer(chars) knows `chars`; CharTokenizer() knows none until build_vocab(texts).
+    """
 
     PAD, UNK = "<pad>", "<unk>"
 
-    def __init__(self, chars):
+    def __init__(self, chars=()):
         unique = sorted(set(chars))
         self.itos = [self.PAD, self.UNK, *unique]
         self.stoi = {token: i for i, token in enumerate(self.itos)}
@@ -24,6 +27,13 @@ class CharTokenizer:
     def from_text(cls, text: str) -> "CharTokenizer":
         """A tokenizer whose vocabulary is every character that occurs in `text`."""
         return cls(set(text))
+
+    def build_vocab(self, texts) -> "CharTokenizer":
+        """Replace the vocabulary by every character of `texts` (a string or a list of them)."""
+        texts = [texts] if isinstance(texts, str) else texts
+        fresh = type(self)(set().union(*map(set, texts)))  # the vocabulary __init__ builds
+        self.itos, self.stoi = fresh.itos, fresh.stoi
+        return self
 
     @property
     def vocab_size(self) -> int:

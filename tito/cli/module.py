@@ -12,7 +12,7 @@ from rich.table import Table
 from tito.cli.ui import console, handles_errors, open_course, print_json, styled, warn
 from tito.course.errors import CHECK_FAILED, TitoError
 
-app = typer.Typer(help="Work on course modules: list, start, test, complete, reset.")
+app = typer.Typer(help="Work on course modules: list, start, test, complete, reset, check.")
 
 ModuleArg = Annotated[str, typer.Argument(help="Module id, number or name (01_tensor, 1, tensor).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
@@ -81,6 +81,11 @@ def test(ctx: typer.Context, module: ModuleArg, as_json: JsonOpt = False) -> Non
         print_json(report.to_dict())
     else:
         render_report(report)
+        from tito.course.release import hidden_tests_note
+
+        note = hidden_tests_note(course.root, spec.id)
+        if note:
+            console.print(f"[dim]{note}[/]")
     if not report.passed:
         raise typer.Exit(CHECK_FAILED)
 
@@ -133,6 +138,33 @@ def reset(
     console.print(f"Reset [bold]{spec.id}[/].")
     for path in changed:
         console.print(f"  {path}")
+
+
+@app.command()
+@handles_errors
+def check(
+    ctx: typer.Context,
+    module: Annotated[str | None, typer.Argument(help="Module id, number or name.")] = None,
+    all_modules: Annotated[bool, typer.Option("--all", help="Check every module.")] = False,
+    summary: Annotated[
+        bool, typer.Option("--summary", help="Only the tables, not each finding.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """The author's lint: specs, test placement, assert messages, Reflect, markers, exports."""
+    from tito.course.check import check_course
+
+    course = open_course(ctx)
+    if all_modules == (module is not None):
+        raise TitoError("Name one module, or use --all.", hint="Example: tito module check 01")
+    specs = list(course.modules.values()) if all_modules else [course.module(module)]
+    result = check_course(course, specs)
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        render_check(result, table=all_modules, findings=not summary)
+    if not result.clean:
+        raise typer.Exit(CHECK_FAILED)
 
 
 def render_report(report) -> None:
@@ -204,3 +236,71 @@ def _completion_dict(result) -> dict:
         "unlocked_milestones": list(result.unlocked_milestones),
         "next": result.next_module,
     }
+
+
+def render_check(result, *, table: bool, findings: bool) -> None:
+    """Each finding as file:line rule message; then the stats (a table for several modules)."""
+    for checked in result.modules:
+        for finding in checked.findings if findings else ():
+            console.print(
+                f"{escape(finding.file)}:{finding.line} [yellow]{finding.rule}[/] "
+                f"{escape(finding.message)}"
+            )
+    if table:
+        render_check_tables(result)
+        return
+    for checked in result.modules:
+        stats, counts = checked.stats, checked.rule_counts()
+        state = "[green]clean[/]" if checked.clean else f"[red]{len(checked.findings)} findings[/]"
+        per_rule = ", ".join(f"{rule} {count}" for rule, count in counts.items())
+        console.print(
+            f"{checked.module}: {state}{f' ({per_rule})' if per_rule else ''}. "
+            f"{stats.solution_lines} solution lines, {stats.text_lines} lines of text, "
+            f"{stats.graded_tests} graded tests ({stats.points:g} points), "
+            f"{stats.hidden_blocks} hidden blocks, {stats.reflect_questions} Reflect questions."
+        )
+
+
+def render_check_tables(result) -> None:
+    from tito.course.check import SOLUTION_LINES_TARGET
+
+    table = Table(
+        title="Course check",
+        caption="solution: lines to write; text: lines of markdown; Qs: Reflect questions",
+    )
+    table.add_column("module", no_wrap=True)
+    for column in ("solution", "text", "tests", "points", "hidden", "Qs", "findings"):
+        table.add_column(column, justify="right")
+    for checked in result.modules:
+        table.add_row(checked.module, *_stats_cells(checked.stats, len(checked.findings)))
+    total = sum(len(checked.findings) for checked in result.modules)
+    table.add_row("[bold]total[/]", *_stats_cells(result.total, total), end_section=True)
+    console.print(table)
+    counts = result.rule_counts()
+    if counts:
+        rules = Table(title="Findings per rule")
+        for column in ("rule", "findings", "modules"):
+            rules.add_column(column, justify="left" if column == "rule" else "right")
+        for rule, count in counts.items():
+            modules = sum(1 for checked in result.modules if rule in checked.rule_counts())
+            rules.add_row(rule, str(count), str(modules))
+        console.print(rules)
+    lines = result.total.solution_lines
+    colour = "green" if lines >= SOLUTION_LINES_TARGET else "yellow"
+    console.print(
+        f"[{colour}]{lines} solution lines in these modules; the course aims at "
+        f"{SOLUTION_LINES_TARGET} or more.[/]"
+    )
+
+
+def _stats_cells(stats, findings: int) -> list[str]:
+    style = "green" if not findings else "red"
+    return [
+        str(stats.solution_lines),
+        str(stats.text_lines),
+        str(stats.graded_tests),
+        f"{stats.points:g}",
+        str(stats.hidden_blocks),
+        str(stats.reflect_questions),
+        f"[{style}]{findings}[/]",
+    ]

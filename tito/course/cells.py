@@ -8,6 +8,7 @@ first marker (a jupytext YAML header, say) is kept as a `preamble` cell. Directi
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from dataclasses import dataclass, field
@@ -21,6 +22,9 @@ META_KEY = re.compile(r"\s*([A-Za-z_][\w.-]*)=")
 KNOWN_DIRECTIVES = frozenset({"default_exp", "export"})
 SOLUTION_BEGIN = "### BEGIN SOLUTION"
 SOLUTION_END = "### END SOLUTION"
+HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
+HIDDEN_END = "### END HIDDEN TESTS"
+TEST_PREFIX = "test_"
 # Python ends lines only at \n, \r\n and \r; str.splitlines also splits at form feeds, \x1c-\x1e,
 # \x85 and \u2028/\u2029, which would shift line numbers and break string literals apart.
 LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
@@ -74,6 +78,45 @@ class Cell:
     def text(self) -> str:
         """The exact text of this cell: header line plus body."""
         return self.body if self.header is None else self.header + self.body
+
+
+@dataclass(frozen=True)
+class TestFunction:
+    """A top-level test function of a cell; lines are 1-based in the file."""
+
+    __test__ = False  # not a pytest test class, though its name starts with Test
+
+    name: str
+    line: int  # the `def` line
+    first_line: int  # its first decorator, or the `def` (Python's co_firstlineno)
+    is_async: bool = False
+
+
+def cell_tests(cell: Cell) -> tuple[TestFunction, ...]:
+    """The test functions a code cell defines: top-level `def test_*` / `async def test_*`.
+
+    The one rule that release, runner and grading share. Read from the AST, so a decorated or
+    async test counts and a `def test_x` inside a string or a class does not. A cell that is not
+    valid Python on its own defines no tests (the runner reports the syntax error itself).
+    """
+    if cell.kind not in ("code", "preamble"):
+        return ()
+    try:
+        tree = ast.parse(cell.body)
+    except (SyntaxError, ValueError):
+        return ()
+    offset = cell.body_line - 1
+    return tuple(
+        TestFunction(
+            node.name,
+            node.lineno + offset,
+            min([node.lineno, *(d.lineno for d in node.decorator_list)]) + offset,
+            isinstance(node, ast.AsyncFunctionDef),
+        )
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.name.startswith(TEST_PREFIX)
+    )
 
 
 def parse_cells(text: str, path: str | Path = "<string>") -> list[Cell]:

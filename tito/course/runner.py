@@ -8,8 +8,6 @@ kills the whole process group if the run goes past the module's `test_timeout`.
 
 from __future__ import annotations
 
-import ast
-import bisect
 import json
 import os
 import signal
@@ -21,8 +19,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tito.course.catalog import Course, ModuleSpec
-from tito.course.cells import parse_cells
+from tito.course.cells import cell_tests, parse_cells
 from tito.course.errors import TitoError
+from tito.course.limits import Limits, preexec
 
 HARNESS = Path(__file__).with_name("_harness.py")
 OUTPUT_TAIL = 4000
@@ -113,8 +112,10 @@ def run_module_tests(
     source: Path | None = None,
     timeout: float | None = None,
     python: str = sys.executable,
+    limits: Limits | None = None,
 ) -> RunReport:
-    """Run the tests of `module` (or of `source`, a file with the same layout) in isolation."""
+    """Run the tests of `module` (or of `source`, a file with the same layout) in isolation;
+    `limits` (grading) caps the child's CPU time, memory, processes and file size."""
     path = Path(source or module.source_path).resolve()
     text = _read(path)
     limit = timeout or module.test_timeout
@@ -123,7 +124,8 @@ def run_module_tests(
         command = [python, str(HARNESS), "--root", str(course.root)]
         command += ["--file", str(path), "--out", str(events_path)]
         started = time.perf_counter()
-        run = _execute(command, course.root, limit, Path(scratch))
+        preexec_fn = preexec(limits.for_timeout(limit)) if limits else None
+        run = _execute(command, course.root, limit, Path(scratch), preexec_fn)
         seconds = time.perf_counter() - started
         events = _read_events(events_path)
     grading, warnings = _grading_by_test(text, path)
@@ -140,7 +142,9 @@ def _read(path: Path) -> str:
         raise TitoError(f"The module file {path} cannot be read as UTF-8 text ({exc}).") from None
 
 
-def _execute(command: list[str], cwd: Path, limit: float, scratch: Path) -> _Process:
+def _execute(
+    command: list[str], cwd: Path, limit: float, scratch: Path, preexec_fn=None
+) -> _Process:
     """Run the harness in its own process group; past `limit` seconds, kill the whole group.
 
     Output goes to files, not pipes: a grandchild that escaped the group and still holds a
@@ -159,6 +163,7 @@ def _execute(command: list[str], cwd: Path, limit: float, scratch: Path) -> _Pro
                 stdout=stdout,
                 stderr=stderr,
                 start_new_session=True,  # its own process group: a timeout kills children too
+                preexec_fn=preexec_fn,
             )
         except OSError as exc:
             raise TitoError(
@@ -216,31 +221,16 @@ def _grading_by_test(text: str, path: Path) -> tuple[dict[int, _Grading], tuple[
         cells = parse_cells(text, path)
     except TitoError as error:
         return {}, (f"{error.message} Points were not counted.",)
-    try:
-        tree = ast.parse(text, str(path))
-    except (SyntaxError, ValueError):
-        return {}, ()  # the harness reports the syntax error itself
-    functions = [
-        node
-        for node in tree.body
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-        and node.name.startswith("test_")
-    ]
-    starts = [cell.line for cell in cells]
-    by_cell: dict[int, list[int]] = {}
-    for node in functions:
-        first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
-        index = bisect.bisect_right(starts, node.lineno) - 1
-        by_cell.setdefault(index, []).append(first)
     grading: dict[int, _Grading] = {}
-    for index, firsts in by_cell.items():
-        metadata = cells[index].nbgrader  # cells start at line 1, so index >= 0
-        if cells[index].kind != "code" or not metadata.get("grade"):
+    for cell in cells:
+        metadata = cell.nbgrader
+        tests = cell_tests(cell)  # the rule release and grading use too
+        if cell.kind != "code" or not metadata.get("grade") or not tests:
             continue
         points = _number(metadata.get("points"))
-        for first in firsts:
-            grading[first] = _Grading(
-                points / len(firsts), metadata.get("grade_id"), bool(metadata.get("locked"))
+        for test in tests:
+            grading[test.first_line] = _Grading(
+                points / len(tests), metadata.get("grade_id"), bool(metadata.get("locked"))
             )
     return grading, ()
 
