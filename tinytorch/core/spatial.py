@@ -174,6 +174,7 @@ class Conv2d(Module):
         padding=0,
         bias: bool = True,
     ):
+        """weight (out, in, kH, kW) and bias (out,): float32 from uniform(±1/√(in·kH·kW))."""
         super().__init__()
         self.in_channels = _pair(in_channels, "in_channels")[0]
         self.out_channels = _pair(out_channels, "out_channels")[0]
