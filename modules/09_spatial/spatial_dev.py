@@ -521,7 +521,10 @@ def _check_conv_inputs(x: Tensor, weight: Tensor, bias) -> None:
 
 
 def conv2d(x: Tensor, weight: Tensor, bias=None, stride=1, padding=0) -> Tensor:
-    """Convolution as one op: im2col, one matrix product, plus bias -> (N, O, H_out, W_out)."""
+    """Convolution as one op: im2col, one matrix product, plus bias -> (N, O, H_out, W_out).
+
+    Records Tensor.from_op(out, "conv2d", (x, weight[, bias]), (cols, stride, padding)).
+    """
     stride, padding = _pair(stride, "stride"), _pair(padding, "padding", minimum=0)
     _check_conv_inputs(x, weight, bias)
     ### BEGIN SOLUTION
@@ -823,8 +826,9 @@ if __name__ == "__main__":
 # A pooling layer summarises each window of each channel by one number, with no
 # parameters: **max pooling** keeps the largest ("is the feature present anywhere in this
 # window?"), **average pooling** the mean. With a 2×2 window and stride 2 it halves the
-# height and width, so the next convolution's 3×3 kernel covers a 6×6 region of the
-# original image, and small shifts of the input barely change the output.
+# height and width: the next convolution's 3×3 kernel then spans a 6×6 region of the
+# feature map before the pooling, so later layers see more of the image for the same cost,
+# and a shift of the input by one pixel often leaves the pooled output unchanged.
 #
 # ```
 #        x                 max_pool2d(x, 2)        avg_pool2d(x, 2)
@@ -898,7 +902,10 @@ def _pool_windows(x: Tensor, kernel, stride, h_out: int, w_out: int) -> np.ndarr
 
 
 def max_pool2d(x: Tensor, kernel_size, stride=None) -> Tensor:
-    """The maximum of each window, per channel: (N, C, H, W) -> (N, C, H_out, W_out)."""
+    """The maximum of each window, per channel: (N, C, H, W) -> (N, C, H_out, W_out).
+
+    Records Tensor.from_op(out, "max_pool2d", (x,), (winner, kernel, stride)).
+    """
     x = as_tensor(x)
     kernel, stride, h_out, w_out = _pool_geometry(x, kernel_size, stride)
     ### BEGIN SOLUTION
@@ -922,7 +929,10 @@ def _max_pool2d_grad(g, out):
 
 
 def avg_pool2d(x: Tensor, kernel_size, stride=None) -> Tensor:
-    """The mean of each window, per channel: (N, C, H, W) -> (N, C, H_out, W_out)."""
+    """The mean of each window, per channel: (N, C, H, W) -> (N, C, H_out, W_out).
+
+    Records Tensor.from_op(out, "avg_pool2d", (x,), (kernel, stride)).
+    """
     x = as_tensor(x)
     kernel, stride, h_out, w_out = _pool_geometry(x, kernel_size, stride)
     ### BEGIN SOLUTION

@@ -119,7 +119,10 @@ def _check_conv_inputs(x: Tensor, weight: Tensor, bias) -> None:
 
 
 def conv2d(x: Tensor, weight: Tensor, bias=None, stride=1, padding=0) -> Tensor:
-    """Convolution as one op: im2col, one matrix product, plus bias -> (N, O, H_out, W_out)."""
+    """Convolution as one op: im2col, one matrix product, plus bias -> (N, O, H_out, W_out).
+
+    Records Tensor.from_op(out, "conv2d", (x, weight[, bias]), (cols, stride, padding)).
+    """
     stride, padding = _pair(stride, "stride"), _pair(padding, "padding", minimum=0)
     _check_conv_inputs(x, weight, bias)
     n, _, h, w = x.shape
@@ -226,7 +229,10 @@ def _pool_windows(x: Tensor, kernel, stride, h_out: int, w_out: int) -> np.ndarr
 
 
 def max_pool2d(x: Tensor, kernel_size, stride=None) -> Tensor:
-    """The maximum of each window, per channel: (N, C, H, W) -> (N, C, H_out, W_out)."""
+    """The maximum of each window, per channel: (N, C, H, W) -> (N, C, H_out, W_out).
+
+    Records Tensor.from_op(out, "max_pool2d", (x,), (winner, kernel, stride)).
+    """
     x = as_tensor(x)
     kernel, stride, h_out, w_out = _pool_geometry(x, kernel_size, stride)
     windows = _pool_windows(x, kernel, stride, h_out, w_out)
@@ -246,7 +252,10 @@ def _max_pool2d_grad(g, out):
 
 
 def avg_pool2d(x: Tensor, kernel_size, stride=None) -> Tensor:
-    """The mean of each window, per channel: (N, C, H, W) -> (N, C, H_out, W_out)."""
+    """The mean of each window, per channel: (N, C, H, W) -> (N, C, H_out, W_out).
+
+    Records Tensor.from_op(out, "avg_pool2d", (x,), (kernel, stride)).
+    """
     x = as_tensor(x)
     kernel, stride, h_out, w_out = _pool_geometry(x, kernel_size, stride)
     out = _pool_windows(x, kernel, stride, h_out, w_out).mean(axis=1)  # (C, N, H_out, W_out)
