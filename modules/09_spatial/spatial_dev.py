@@ -25,14 +25,18 @@
 #   every window. A kernel that detects a vertical edge detects it everywhere.
 #
 # ```
-#   input (H × W)            kernel (3 × 3)          output (H-2 × W-2)
+#   input (5 × 6)            kernel (3 × 3)          output (3 × 4)
 #   ┌─┬─┬─┬─┬─┬─┐            ┌─┬─┬─┐                 ┌─┬─┬─┬─┐
 #   │█│█│█│ │ │ │            │a│b│c│                 │●│ │ │ │   ● = a·x00 + b·x01 + c·x02
 #   ├─┼─┼─┼─┼─┼─┤            ├─┼─┼─┤                 ├─┼─┼─┼─┤      + d·x10 + ... + i·x22
 #   │█│█│█│ │ │ │     ⊛      │d│e│f│        =        │ │ │ │ │
 #   ├─┼─┼─┼─┼─┼─┤            ├─┼─┼─┤                 ├─┼─┼─┼─┤   the next output slides the
 #   │█│█│█│ │ │ │            │g│h│i│                 │ │ │ │ │   same 9 weights one step right
-#   └─┴─┴─┴─┴─┴─┘            └─┴─┴─┘                 └─┴─┴─┴─┘
+#   ├─┼─┼─┼─┼─┼─┤            └─┴─┴─┘                 └─┴─┴─┴─┘
+#   │ │ │ │ │ │ │
+#   ├─┼─┼─┼─┼─┼─┤
+#   │ │ │ │ │ │ │
+#   └─┴─┴─┴─┴─┴─┘
 # ```
 #
 # The numbers make the point. Mapping a 28×28 image to eight 26×26 feature maps with a
@@ -1215,9 +1219,9 @@ if __name__ == "__main__":
 #
 # The last row is im2col's price: with stride 1 and "same" padding the `cols` matrix is k²
 # times the input (9× for 3×3, 25× for 5×5), and the graph keeps it alive until the backward
-# pass. A `Linear` mapping the same input to the same output would have as many parameters as
-# the convolution has *multiply-adds per image*. `analyze_conv_costs` prints these for a few
-# layers and measures the memory im2col really allocates (`tracemalloc`, on your im2col).
+# pass. A `Linear` from the same input to the same output connects every output to every
+# pixel: (C·H·W)·(O·H_out·W_out) weights. `analyze_conv_costs` prints these for a few layers
+# and measures the memory im2col really allocates (`tracemalloc`, on your im2col).
 
 
 # %%
