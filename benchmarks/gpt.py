@@ -1,10 +1,17 @@
 """The same GPT trained and sampled in tinytorch and in PyTorch CPU, side by side.
 
-    python -m benchmarks.gpt [--rounds 7] [--json results/gpt.json]
+    python -m benchmarks.gpt [--rounds 7] [--threads 1] [--only larger-b16 wide-b8]
+                             [--json results/gpt.json]
 
 Each measurement alternates the two frameworks (A B A B ...) so that both see the same
 machine state, and reports medians and the ratio tinytorch / PyTorch of throughput (higher is
 better for tinytorch). PyTorch is optional: without it only tinytorch's numbers are printed.
+Every training workload is measured three ways, interleaved: tinytorch's GPT as module 13
+builds it, the same GPT after module 16's `accelerate(model)`, and PyTorch.
+
+Threads are pinned the same way on both sides before anything is measured: `--threads N`
+(default 1) sets NumPy's BLAS library with threadpoolctl (module 16's `set_blas_threads`) and
+PyTorch's intra-op pool with `torch.set_num_threads(N)`.
 
 Memory of one training step, measured two ways:
 
@@ -36,6 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tinytorch.acceleration import accelerate, set_blas_threads
 from tinytorch.core.losses import cross_entropy
 from tinytorch.core.optimizers import Adam
 from tinytorch.models.transformer import GPT
@@ -51,6 +59,8 @@ CONFIGS = {
     "tinygpt-b8": dict(vocab=100, dim=32, heads=4, layers=2, context=16, batch=8),
     "tinygpt-b32": dict(vocab=100, dim=32, heads=4, layers=2, context=16, batch=32),
     "larger-b16": dict(vocab=256, dim=128, heads=4, layers=4, context=64, batch=16),
+    "wide-b8": dict(vocab=512, dim=256, heads=8, layers=4, context=128, batch=8),
+    "long-b4": dict(vocab=256, dim=128, heads=4, layers=4, context=256, batch=4),
 }
 
 
@@ -113,11 +123,13 @@ class TorchGPT(torch.nn.Module if torch else object):
         return self.linear(self.norm(x, "ln_f"), "lm_head")
 
 
-def build(config: dict):
+def build(config: dict, fused: bool = False):
     np.random.seed(0)
     model = GPT(
         config["vocab"], config["dim"], config["layers"], config["heads"], config["context"]
     )
+    if fused:
+        accelerate(model)  # module 16: fused ops by module swap, the same weights
     tokens = np.random.randint(0, config["vocab"], size=(config["batch"], config["context"] + 1))
     return model, tokens
 
@@ -146,41 +158,45 @@ def timed(fn, repeats: int) -> float:
     return (time.perf_counter() - started) / repeats
 
 
-def interleave(a, b, rounds: int, repeats: int) -> tuple[list[float], list[float]]:
-    """Seconds per call of a and b, measured alternately; one warm-up round first."""
-    timed(a, 2)
-    if b:
-        timed(b, 2)
-    first, second = [], []
+def interleave(fns: dict, rounds: int, repeats: int) -> dict:
+    """Seconds per call of each function, measured in turn (A B C A B C ...); one warm-up."""
+    for fn in fns.values():
+        timed(fn, 2 if repeats > 1 else 1)
+    seconds = {name: [] for name in fns}
     for _ in range(rounds):
-        first.append(timed(a, repeats))
-        if b:
-            second.append(timed(b, repeats))
-    return first, second
+        for name, fn in fns.items():
+            seconds[name].append(timed(fn, repeats))
+    return seconds
 
 
-def bench_training(name: str, config: dict, rounds: int) -> dict:
-    model, tokens = build(config)
-    optimizer = Adam(model.parameters(), lr=1e-3)
-    ours = lambda: tinytorch_step(model, optimizer, tokens)  # noqa: E731
-    theirs = None
+def bench_training(name: str, config: dict, rounds: int) -> list[dict]:
+    """Rows for tinytorch as built and after accelerate(), each against PyTorch (interleaved)."""
+    fns = {}
+    for label, fused in (("plain", False), ("accelerated", True)):
+        model, tokens = build(config, fused)
+        optimizer = Adam(model.parameters(), lr=1e-3)
+        fns[label] = lambda m=model, o=optimizer, t=tokens: tinytorch_step(m, o, t)
     if torch:
         twin = TorchGPT(build(config)[0], config["heads"])
         torch_optimizer = torch.optim.Adam(twin.parameters(), lr=1e-3)
         torch_tokens = torch.tensor(tokens)
-        theirs = lambda: torch_step(twin, torch_optimizer, torch_tokens)  # noqa: E731
-    repeats = 20 if config["dim"] <= 32 else 3
-    a, b = interleave(ours, theirs, rounds, repeats)
+        fns["torch"] = lambda: torch_step(twin, torch_optimizer, torch_tokens)
+    repeats = 20 if config["dim"] <= 32 else 3 if config["dim"] * config["context"] <= 8192 else 1
+    seconds = interleave(fns, rounds, repeats)
     tokens_per_step = config["batch"] * config["context"]
-    row = {
-        "benchmark": f"train {name}",
-        "tinytorch_ms": 1e3 * statistics.median(a),
-        "tinytorch_tokens_per_s": tokens_per_step / statistics.median(a),
-    }
-    if b:
-        row["torch_ms"] = 1e3 * statistics.median(b)
-        row["ratio"] = statistics.median(b) / statistics.median(a)
-    return row
+    rows = []
+    for label in ("plain", "accelerated"):
+        row = {
+            "benchmark": f"train {name}" + (" accelerated" if label == "accelerated" else ""),
+            "tinytorch_ms": 1e3 * statistics.median(seconds[label]),
+            "tinytorch_tokens_per_s": tokens_per_step / statistics.median(seconds[label]),
+        }
+        if torch:
+            row["torch_ms"] = 1e3 * statistics.median(seconds["torch"])
+            ratios = [t / ours for t, ours in zip(seconds["torch"], seconds[label], strict=True)]
+            row["ratio"] = statistics.median(ratios)  # per round: both saw the same machine
+        rows.append(row)
+    return rows
 
 
 def bench_generation(rounds: int, new_tokens: int = 100) -> list[dict]:
@@ -287,7 +303,7 @@ def _reset_peak_rss() -> bool:
 
 def _trainer(framework: str, config: dict):
     """A function taking one training step of a new model of `config` in `framework`."""
-    model, tokens = build(config)
+    model, tokens = build(config, fused=framework == "tinytorch-accelerated")
     if framework == "torch":
         twin = TorchGPT(model, config["heads"])
         del model  # only the copy PyTorch trains stays alive
@@ -337,9 +353,9 @@ def measure_rss(framework: str, name: str) -> dict | None:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def tracemalloc_step_mb(config: dict) -> float:
+def tracemalloc_step_mb(config: dict, fused: bool = False) -> float:
     """tinytorch: the peak bytes NumPy and Python allocate during one step after a warm-up."""
-    model, tokens = build(config)
+    model, tokens = build(config, fused)
     optimizer = Adam(model.parameters(), lr=1e-3)
     tinytorch_step(model, optimizer, tokens)
     tracemalloc.start()
@@ -356,8 +372,9 @@ def bench_memory(name: str, config: dict, rounds: int) -> dict:
     row = {
         "benchmark": f"memory train {name}",
         "tinytorch_tracemalloc_mb": tracemalloc_step_mb(config),
+        "tinytorch-accelerated_tracemalloc_mb": tracemalloc_step_mb(config, fused=True),
     }
-    frameworks = ["tinytorch", "torch"] if torch else ["tinytorch"]
+    frameworks = ["tinytorch", "tinytorch-accelerated"] + (["torch"] if torch else [])
     runs = {framework: [] for framework in frameworks}
     for _ in range(rounds):  # alternate, like the timings
         for framework in frameworks:
@@ -365,13 +382,14 @@ def bench_memory(name: str, config: dict, rounds: int) -> dict:
     for framework, results in runs.items():
         if any(r is None for r in results):
             continue
-        label = "tinytorch" if framework == "tinytorch" else "torch"
+        label = framework
         row[f"{label}_rss_mb"] = statistics.median(r["footprint_kib"] for r in results) * 1024 / 1e6
         row[f"{label}_step_growth_mb"] = (
             statistics.median(r["step_growth_kib"] for r in results) * 1024 / 1e6
         )
     if "tinytorch_rss_mb" in row and "torch_rss_mb" in row:
         row["rss_ratio"] = row["torch_rss_mb"] / row["tinytorch_rss_mb"]
+        row["rss_ratio_accelerated"] = row["torch_rss_mb"] / row["tinytorch-accelerated_rss_mb"]
     return row
 
 
@@ -401,18 +419,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--threads", type=int, default=1, help="BLAS / intra-op threads, both")
+    parser.add_argument("--only", nargs="*", choices=sorted(CONFIGS), help="training workloads")
+    parser.add_argument("--memory-rounds", type=int, default=3, help="fresh processes per row")
+    parser.add_argument("--no-generation", action="store_true", help="skip the generation rows")
     args = parser.parse_args()
+    pinned = set_blas_threads(args.threads)
     if torch:
         torch.manual_seed(0)
-    rows = [bench_training(name, config, args.rounds) for name, config in CONFIGS.items()]
-    rows += bench_generation(args.rounds)
-    memory = [bench_memory(name, config, min(3, args.rounds)) for name, config in CONFIGS.items()]
+        torch.set_num_threads(args.threads)
+    os.environ["OMP_NUM_THREADS"] = str(args.threads)  # the memory children inherit it
+    configs = {name: CONFIGS[name] for name in (args.only or CONFIGS)}
+    rows = [
+        row for name, config in configs.items() for row in bench_training(name, config, args.rounds)
+    ]
+    if not args.no_generation:
+        rows += bench_generation(args.rounds)
+    memory = [bench_memory(name, config, args.memory_rounds) for name, config in configs.items()]
     peak = matmul_peak()
-    larger = next(r for r in rows if r["benchmark"] == "train larger-b16")
-    achieved = training_flops(CONFIGS["larger-b16"]) / (larger["tinytorch_ms"] / 1e3) / 1e9
     print(
-        f"machine: {platform.machine()}, python {platform.python_version()}, "
-        f"numpy {np.__version__}, torch {torch.__version__ if torch else 'absent'}"
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, python "
+        f"{platform.python_version()}, numpy {np.__version__}, "
+        f"torch {torch.__version__ if torch else 'absent'}; threads {args.threads} on both sides "
+        f"(NumPy BLAS pinned: {pinned})"
     )
     print("| benchmark | tinytorch ms | PyTorch ms | tinytorch / PyTorch throughput |")
     print("|---|---|---|---|")
@@ -422,32 +451,51 @@ def main() -> None:
         print(f"| {row['benchmark']} | {row['tinytorch_ms']:.2f} | {theirs} | {ratio} |")
     cached = rows[-1]
     line = (
-        f"\nKV cache: tinytorch {cached['speedup_over_own_recompute']:.2f}x faster than its own "
-        f"generation without a cache (same tokens: {cached['same_tokens_as_no_cache']})"
+        ""
+        if args.no_generation
+        else (
+            f"\nKV cache: tinytorch {cached['speedup_over_own_recompute']:.2f}x faster than "
+            "its own "
+            f"generation without a cache (same tokens: {cached['same_tokens_as_no_cache']})"
+        )
     )
-    if torch:
+    if torch and not args.no_generation:
         line += (
             f"; PyTorch {cached['torch_speedup_over_own_recompute']:.2f}x over its own; "
             f"same tokens as PyTorch: {cached['same_tokens_as_torch']}"
         )
     print(line)
+    achieved = None
+    larger = [r for r in rows if r["benchmark"] == "train larger-b16"]
+    if larger:
+        achieved = training_flops(CONFIGS["larger-b16"]) / (larger[0]["tinytorch_ms"] / 1e3) / 1e9
+        print(
+            f"larger-b16 training: {achieved:.2f} GFLOP/s achieved; NumPy float32 matmul peak "
+            f"{peak:.1f} GFLOP/s ({100 * achieved / peak:.1f}% of peak)"
+        )
     print(
-        f"larger-b16 training: {achieved:.2f} GFLOP/s achieved; NumPy float32 matmul peak "
-        f"{peak:.1f} GFLOP/s ({100 * achieved / peak:.1f}% of peak)"
-    )
-    print(
-        "\n| one training step, MB (10^6 bytes) | tinytorch tracemalloc peak | tinytorch RSS "
-        "| PyTorch RSS | PyTorch / tinytorch RSS |"
+        "\n| one training step, MB (10^6 bytes) | tracemalloc peak (plain / accelerated) "
+        "| tinytorch RSS (plain / accelerated) | PyTorch RSS | PyTorch / tinytorch RSS "
+        "(plain / accelerated) |"
     )
     print("|---|---|---|---|---|")
     for row in memory:
-        ours = f"{row['tinytorch_rss_mb']:.1f}" if "tinytorch_rss_mb" in row else "n/a"
-        theirs = f"{row['torch_rss_mb']:.1f}" if "torch_rss_mb" in row else "n/a"
-        ratio = f"{row['rss_ratio']:.2f}x" if "rss_ratio" in row else "n/a"
-        print(
-            f"| {row['benchmark']} | {row['tinytorch_tracemalloc_mb']:.2f} | {ours} | {theirs} "
-            f"| {ratio} |"
+        traced = (
+            f"{row['tinytorch_tracemalloc_mb']:.1f} / "
+            f"{row['tinytorch-accelerated_tracemalloc_mb']:.1f}"
         )
+        ours = (
+            f"{row['tinytorch_rss_mb']:.1f} / {row['tinytorch-accelerated_rss_mb']:.1f}"
+            if "tinytorch_rss_mb" in row
+            else "n/a"
+        )
+        theirs = f"{row['torch_rss_mb']:.1f}" if "torch_rss_mb" in row else "n/a"
+        ratio = (
+            f"{row['rss_ratio']:.2f}x / {row['rss_ratio_accelerated']:.2f}x"
+            if "rss_ratio" in row
+            else "n/a"
+        )
+        print(f"| {row['benchmark']} | {traced} | {ours} | {theirs} | {ratio} |")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(

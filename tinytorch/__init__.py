@@ -67,6 +67,10 @@ _EXPORTS = {
     "Dataset": ("data.loader", "08_dataloader"),
     "TensorDataset": ("data.loader", "08_dataloader"),
     "DataLoader": ("data.loader", "08_dataloader"),
+    "Conv2d": ("core.spatial", "09_spatial"),
+    "MaxPool2d": ("core.spatial", "09_spatial"),
+    "AvgPool2d": ("core.spatial", "09_spatial"),
+    "Flatten": ("core.spatial", "09_spatial"),
     "CharTokenizer": ("text.tokenization", "10_tokenization"),
     "BPETokenizer": ("text.tokenization", "10_tokenization"),
     "Embedding": ("text.embeddings", "11_embeddings"),
@@ -79,6 +83,9 @@ _EXPORTS = {
     "GPT": ("models.transformer", "13_transformers"),
     "Transformer": ("models.transformer", "13_transformers"),
     "KVCache": ("generation.kv_cache", "14_kvcache"),
+    "Profile": ("profiling", "15_profiling"),
+    "profile": ("profiling", "15_profiling"),
+    "accelerate": ("acceleration", "16_acceleration"),
 }
 
 __all__ = sorted(_EXPORTS)

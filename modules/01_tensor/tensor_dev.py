@@ -190,6 +190,9 @@ class Tensor:
         self._saved = None
         ### END SOLUTION
 
+    # Module 15's profilers listen to every op here; while the list is empty, one `if` per op.
+    profilers: list = []
+
     @staticmethod
     def from_op(data: np.ndarray, op: str, inputs: tuple, saved=None) -> "Tensor":
         """Wrap an op's result; remember (op, inputs, saved) if any input needs a gradient."""
@@ -204,6 +207,9 @@ class Tensor:
             out.requires_grad = False
             out._op, out._inputs, out._saved = None, (), None
         ### END SOLUTION
+        if Tensor.profilers:
+            for profiler in Tensor.profilers:
+                profiler.forward_event(op, out, inputs)
         return out
 
     # -- what the tensor is ----------------------------------------------------------------

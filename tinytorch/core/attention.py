@@ -31,7 +31,11 @@ def causal_mask(length: int) -> np.ndarray:
 
 
 def mask_bias(mask, shape: tuple, dtype) -> np.ndarray:
-    """What a mask adds to scores of `shape`: 0 / MASKED for booleans, the values for floats."""
+    """What a mask adds to scores of `shape`: 0 / MASKED for booleans, the values for floats.
+
+    Returns an ndarray of `dtype` in the mask's own shape. Raises TypeError for any other
+    dtype, ValueError for NaN / +inf in a float mask or a shape not broadcasting to `shape`.
+    """
     mask = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
     if mask.dtype == bool:
         bias = np.where(mask, 0.0, MASKED)
@@ -75,6 +79,7 @@ class MultiHeadAttention(Module):
     """num_heads attentions of width embed_dim // num_heads, computed in one batch."""
 
     def __init__(self, embed_dim: int, num_heads: int):
+        """q_proj, k_proj, v_proj, out_proj: Linear(D, D); head_dim = D // H (else ValueError)."""
         super().__init__()
         if embed_dim % num_heads:
             raise ValueError(f"embed_dim {embed_dim} is not divisible by num_heads {num_heads}.")
@@ -86,19 +91,27 @@ class MultiHeadAttention(Module):
         self.out_proj = Linear(embed_dim, embed_dim)
 
     def split_heads(self, x: Tensor) -> Tensor:
-        """(B, T, D) -> (B, H, T, d_k)."""
+        """(B, T, D) -> (B, H, T, d_k): reshape to (B, T, H, d_k), then swap T and H."""
         batch, length, _ = x.shape
         return x.reshape(batch, length, self.num_heads, self.head_dim).permute(0, 2, 1, 3)
 
+    def merge_heads(self, x: Tensor) -> Tensor:
+        """(B, H, T, d_k) -> (B, T, D): swap H and T back, then reshape; undoes split_heads."""
+        batch, _, length, _ = x.shape
+        return x.permute(0, 2, 1, 3).reshape(batch, length, self.embed_dim)
+
     def forward(self, x, mask=None) -> Tensor:
+        """out_proj(merge(attention(split(q_proj x), split(k_proj x), split(v_proj x), mask))).
+
+        x (B, T, D) -> one Tensor (B, T, D). mask=None: no mask (every position sees every
+        position); a language model passes causal_mask(T).
+        """
         x = as_tensor(x)
-        batch, length, _ = x.shape
-        q = self.split_heads(self.q_proj(x))
+        q = self.split_heads(self.q_proj(x))  # (B, H, T, d_k)
         k = self.split_heads(self.k_proj(x))
         v = self.split_heads(self.v_proj(x))
         heads, _ = scaled_dot_product_attention(q, k, v, mask)  # (B, H, T, d_k)
-        merged = heads.permute(0, 2, 1, 3).reshape(batch, length, self.embed_dim)
-        return self.out_proj(merged)
+        return self.out_proj(self.merge_heads(heads))  # (B, T, D)
 
 
 def analyze_attention_memory(batch: int = 8, heads: int = 4, lengths=(16, 64, 256, 1024, 4096)):
@@ -109,3 +122,7 @@ def analyze_attention_memory(batch: int = 8, heads: int = 4, lengths=(16, 64, 25
         rows.append((length, mebibytes))
         print(f"T={length:5d}: attention weights {mebibytes:10.2f} MiB (B={batch}, H={heads})")
     return rows
+
+
+if __name__ == "__main__":
+    analyze_attention_memory()

@@ -3,7 +3,15 @@
 
 from __future__ import annotations
 
-__all__ = ["GRADIENTS", "gradient_rule", "unbroadcast", "topological_order", "backward", "no_grad"]
+__all__ = [
+    "GRADIENTS",
+    "gradient_rule",
+    "unbroadcast",
+    "topological_order",
+    "tell_profilers",
+    "backward",
+    "no_grad",
+]
 
 # ── from modules/05_autograd/autograd_dev.py ──
 
@@ -162,8 +170,17 @@ def _accumulate_leaf(leaf: Tensor, g: np.ndarray) -> None:
         leaf.grad.data += g
 
 
+def tell_profilers(node: Tensor) -> None:
+    """Module 15's hook: every active profiler hears that `node`'s backward work is done."""
+    for profiler in Tensor.profilers:
+        profiler.backward_event(node._op or "accumulate_grad", node)
+
+
 def backward(root: Tensor, grad=None) -> None:
-    """Accumulate d(root)/d(leaf) into `.grad` of every leaf that requires a gradient."""
+    """Accumulate d(root)/d(leaf) into `.grad` of every leaf that requires a gradient.
+
+    After each node's work, call `tell_profilers(node)` if `Tensor.profilers` is not empty.
+    """
     if not root.requires_grad:
         raise RuntimeError(
             "backward(): this tensor does not require a gradient; "
@@ -186,16 +203,18 @@ def backward(root: Tensor, grad=None) -> None:
             continue
         if node._op is None:
             _accumulate_leaf(node, g)
-            continue
-        rule = GRADIENTS.get(node._op)
-        if rule is None:
-            raise RuntimeError(f"backward(): no gradient rule for op '{node._op}'.")
-        for parent, parent_grad in zip(node._inputs, rule(g, node), strict=True):
-            if parent_grad is None or not parent.requires_grad:
-                continue
-            parent_grad = unbroadcast(parent_grad, parent.shape)
-            key = id(parent)
-            grads[key] = parent_grad if key not in grads else grads[key] + parent_grad
+        else:
+            rule = GRADIENTS.get(node._op)
+            if rule is None:
+                raise RuntimeError(f"backward(): no gradient rule for op '{node._op}'.")
+            for parent, parent_grad in zip(node._inputs, rule(g, node), strict=True):
+                if parent_grad is None or not parent.requires_grad:
+                    continue
+                parent_grad = unbroadcast(parent_grad, parent.shape)
+                key = id(parent)
+                grads[key] = parent_grad if key not in grads else grads[key] + parent_grad
+        if Tensor.profilers:
+            tell_profilers(node)
 
 
 @contextlib.contextmanager

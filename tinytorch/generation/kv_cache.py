@@ -24,12 +24,15 @@ from tinytorch.core.activations import GELU
 from tinytorch.core.attention import mask_bias, scaled_dot_product_attention
 from tinytorch.core.autograd import no_grad
 from tinytorch.core.tensor import Tensor
+from tinytorch.models.transformer import _pick
 
 
 class KVCache:
     """Keys and values of every layer: arrays (B, H, max_seq_len, d_k), filled up to `length`."""
 
     def __init__(self, num_layers, batch, num_heads, max_seq_len, head_dim, dtype=np.float32):
+        """Allocate num_layers zero arrays (batch, num_heads, max_seq_len, head_dim) for keys
+        and for values; length = 0."""
         shape = (batch, num_heads, max_seq_len, head_dim)
         self.keys = [np.zeros(shape, dtype=dtype) for _ in range(num_layers)]
         self.values = [np.zeros(shape, dtype=dtype) for _ in range(num_layers)]
@@ -37,16 +40,21 @@ class KVCache:
         self.length = 0  # positions stored (the same for every layer after a full step)
 
     def update(self, layer: int, keys: np.ndarray, values: np.ndarray):
-        """Store new (B, H, T_new, d_k) keys and values after the cached ones; return all."""
+        """Store new (B, H, T_new, d_k) keys and values after the cached ones; return all.
+
+        Returns views (B, H, length + T_new, d_k); length itself is not changed (advance()).
+        ValueError ("The cache holds N positions; M needed.") past max_seq_len.
+        """
         start, new = self.length, keys.shape[2]
-        if start + new > self.max_seq_len:
-            raise ValueError(f"The cache holds {self.max_seq_len} positions; {start + new} needed.")
-        self.keys[layer][:, :, start : start + new] = keys
-        self.values[layer][:, :, start : start + new] = values
         end = start + new
+        if end > self.max_seq_len:
+            raise ValueError(f"The cache holds {self.max_seq_len} positions; {end} needed.")
+        self.keys[layer][:, :, start:end] = keys
+        self.values[layer][:, :, start:end] = values
         return self.keys[layer][:, :, :end], self.values[layer][:, :, :end]
 
     def advance(self, steps: int) -> None:
+        """Move the fill level by `steps`, once every layer has stored its new positions."""
         self.length += steps
 
     def clear(self) -> None:
@@ -55,38 +63,53 @@ class KVCache:
 
     @property
     def nbytes(self) -> int:
+        """Bytes held by all key and value arrays (allocated, filled or not)."""
         return sum(a.nbytes for a in self.keys + self.values)
 
 
 def attend_with_cache(attention, x: Tensor, cache: KVCache, layer: int) -> Tensor:
-    """MultiHeadAttention.forward for new positions x (B, T_new, D), using and filling the cache."""
+    """MultiHeadAttention.forward for new positions x (B, T_new, D), using and filling the cache.
+
+    New position i (absolute cache.length + i) attends to cached and new keys 0 .. length + i.
+    Calls cache.update(layer, k, v), not advance. Returns (B, T_new, D).
+    """
     batch, new, dim = x.shape
-    q = attention.split_heads(attention.q_proj(x))
-    k = attention.split_heads(attention.k_proj(x))
-    v = attention.split_heads(attention.v_proj(x))
-    keys, values = cache.update(layer, k.data, v.data)
+    heads, head_dim = attention.num_heads, attention.head_dim
+
+    def split(t: Tensor) -> Tensor:  # (B, T_new, D) -> (B, H, T_new, d_k)
+        return t.reshape(batch, new, heads, head_dim).permute(0, 2, 1, 3)
+
+    q = split(attention.q_proj(x))
+    k = split(attention.k_proj(x))
+    v = split(attention.v_proj(x))
     start = cache.length
-    mask = None
-    if new > 1:  # one new token may see everything cached: no mask needed
+    keys, values = cache.update(layer, k.data, v.data)  # (B, H, start + T_new, d_k)
+    mask = None  # one new token may see everything cached
+    if new > 1:
         mask = np.arange(start + new)[None, :] <= (start + np.arange(new))[:, None]
     keys, values = Tensor(keys, dtype=keys.dtype), Tensor(values, dtype=values.dtype)
-    heads, _ = scaled_dot_product_attention(q, keys, values, mask)
-    merged = heads.permute(0, 2, 1, 3).reshape(batch, new, dim)
+    attended, _ = scaled_dot_product_attention(q, keys, values, mask)  # (B, H, T_new, d_k)
+    merged = attended.permute(0, 2, 1, 3).reshape(batch, new, dim)
     return attention.out_proj(merged)
 
 
 def forward_with_cache(model, ids: np.ndarray, cache: KVCache) -> Tensor:
-    """GPT.forward for the new ids (B, T_new) only; positions continue after the cache."""
+    """GPT.forward for the new ids (B, T_new) only; positions continue after the cache.
+
+    Returns logits (B, T_new, V) and advances the cache by T_new (once, after every block).
+    """
     start, new = cache.length, ids.shape[1]
-    x = model.token_embedding(ids) + model.position_embedding.weight[start : start + new]
+    positions = model.position_embedding.weight[start : start + new]  # rows start.., not 0..
+    x = model.token_embedding(ids) + positions  # (B, T_new, D)
     for layer, block in enumerate(model.blocks):
         x = x + attend_with_cache(block.attention, block.ln1(x), cache, layer)
         x = x + block.mlp(block.ln2(x))
     cache.advance(new)
-    return model.lm_head(model.ln_f(x))
+    return model.lm_head(model.ln_f(x))  # (B, T_new, V)
 
 
 def new_cache(model, batch: int = 1) -> KVCache:
+    """An empty KVCache for `model`: its layers, heads, head_dim, max_seq_len and dtype."""
     attention = model.blocks[0].attention
     return KVCache(
         len(model.blocks),
@@ -220,7 +243,11 @@ def fast_forward_with_cache(w: InferenceWeights, ids: np.ndarray, cache: KVCache
 def generate_with_cache(
     model, prompt_tokens, max_new_tokens=50, temperature=1.0, top_k=None, stop_token=None, rng=None
 ) -> Tensor:
-    """GPT.generate, with a KV cache: the same ids (B, T + new), one position of work per step."""
+    """GPT.generate, with a KV cache: the same ids (B, T + new), one position of work per step.
+
+    Prefill, then one token per step through fast_forward_with_cache; _pick as in module 13;
+    past max_seq_len the cache is cleared and the cropped context re-run.
+    """
     ids = model._prompt_batch(prompt_tokens)  # (B, T), checked as GPT.generate checks it
     stopped = np.zeros(len(ids), dtype=bool)
     rng = rng or np.random.default_rng()
@@ -232,7 +259,7 @@ def generate_with_cache(
             cache = new_cache(model, batch=len(ids))
             logits = fast_forward_with_cache(weights, ids[:, -model.max_seq_len :], cache)
             for step in range(max_new_tokens):
-                chosen = model._pick(logits[:, -1], temperature, top_k, rng, stopped, stop_token)
+                chosen = _pick(logits[:, -1], temperature, top_k, rng, stopped, stop_token)
                 ids = np.concatenate([ids, chosen[:, None]], axis=1)
                 if stop_token is not None:
                     stopped |= chosen == stop_token

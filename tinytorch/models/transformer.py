@@ -17,23 +17,12 @@ __all__ = [
 
 import numpy as np
 
-from tinytorch.core.activations import GELU, softmax
+from tinytorch.core.activations import GELU
 from tinytorch.core.attention import MultiHeadAttention, causal_mask
 from tinytorch.core.autograd import gradient_rule, no_grad
 from tinytorch.core.layers import Dropout, Linear, Module
 from tinytorch.core.tensor import Tensor
 from tinytorch.text.embeddings import Embedding, PositionalEncoding
-
-
-@gradient_rule("layer_norm")
-def _layer_norm_grad(g, out):
-    x, gamma, beta = out._inputs
-    normalized, inv_std = out._saved
-    g_hat = g * gamma.data
-    mean_g = g_hat.mean(axis=-1, keepdims=True)
-    mean_gx = (g_hat * normalized).mean(axis=-1, keepdims=True)
-    grad_x = (g_hat - mean_g - normalized * mean_gx) * inv_std
-    return grad_x, g * normalized, g
 
 
 class LayerNorm(Module):
@@ -46,19 +35,43 @@ class LayerNorm(Module):
         self.beta = Tensor(np.zeros(normalized_shape), requires_grad=True)
 
     def forward(self, x) -> Tensor:
+        """γ·(x − μ)/√(σ² + ε) + β over the last axis, recorded as ONE op "layer_norm".
+
+        Returns Tensor.from_op(out, "layer_norm", (x, gamma, beta), (normalized, inv_std)),
+        normalized of x's shape, inv_std of shape (..., 1). ValueError if x.shape[-1] != D.
+        """
         x = x if isinstance(x, Tensor) else Tensor(x)
+        if x.ndim == 0 or x.shape[-1] != self.normalized_shape:
+            raise ValueError(
+                f"LayerNorm({self.normalized_shape}) expects inputs of shape "
+                f"(..., {self.normalized_shape}), got {x.shape}."
+            )
         mean = x.data.mean(axis=-1, keepdims=True)
         centered = x.data - mean
-        inv_std = 1.0 / np.sqrt((centered * centered).mean(axis=-1, keepdims=True) + self.eps)
-        normalized = centered * inv_std
+        variance = (centered * centered).mean(axis=-1, keepdims=True)
+        inv_std = 1.0 / np.sqrt(variance + self.eps)  # (..., 1)
+        normalized = centered * inv_std  # (..., D)
         out = normalized * self.gamma.data + self.beta.data
         return Tensor.from_op(out, "layer_norm", (x, self.gamma, self.beta), (normalized, inv_std))
+
+
+@gradient_rule("layer_norm")
+def _layer_norm_grad(g, out):
+    """dL/d(x, gamma, beta) of y = γ·x̂ + β: ((ĝ − mean ĝ − x̂·mean(ĝ·x̂))·s, g·x̂, g), ĝ = g·γ."""
+    x, gamma, beta = out._inputs
+    normalized, inv_std = out._saved
+    g_hat = g * gamma.data
+    mean_g = g_hat.mean(axis=-1, keepdims=True)
+    mean_gx = (g_hat * normalized).mean(axis=-1, keepdims=True)
+    grad_x = (g_hat - mean_g - normalized * mean_gx) * inv_std
+    return grad_x, g * normalized, g
 
 
 class MLP(Module):
     """Linear(D, H) -> GELU -> Linear(H, D) -> Dropout, with H = hidden_dim (default 4D)."""
 
     def __init__(self, embed_dim: int, hidden_dim: int | None = None, dropout_prob: float = 0.1):
+        """Create hidden_dim (default 4·embed_dim), linear1, gelu, linear2, dropout in order."""
         super().__init__()
         self.embed_dim = embed_dim
         self.hidden_dim = hidden_dim or 4 * embed_dim
@@ -68,11 +81,15 @@ class MLP(Module):
         self.dropout = Dropout(dropout_prob)
 
     def forward(self, x) -> Tensor:
-        return self.dropout(self.linear2(self.gelu(self.linear1(x))))
+        """(..., D) -> (..., D): dropout(linear2(gelu(linear1(x))))."""
+        hidden = self.linear1(x)  # (..., H)
+        hidden = self.gelu(hidden)
+        out = self.linear2(hidden)  # (..., D)
+        return self.dropout(out)
 
 
 class TransformerBlock(Module):
-    """Pre-norm block: x + attention(norm(x)), then x + mlp(norm(x)).
+    """Pre-norm block: x + attention(ln1(x), mask), then x + mlp(ln2(x)).
 
     The MLP is round(mlp_ratio * embed_dim) wide; mlp_ratio may be a float (2.5, 4.0).
     """
@@ -80,6 +97,7 @@ class TransformerBlock(Module):
     def __init__(
         self, embed_dim: int, num_heads: int, mlp_ratio: float = 4, dropout_prob: float = 0.1
     ):
+        """Create ln1, attention, ln2 and mlp (round(mlp_ratio·D) wide), in this order."""
         super().__init__()
         self.embed_dim, self.num_heads = embed_dim, num_heads
         self.ln1 = LayerNorm(embed_dim)
@@ -88,9 +106,13 @@ class TransformerBlock(Module):
         self.mlp = MLP(embed_dim, round(mlp_ratio * embed_dim), dropout_prob)
 
     def forward(self, x, mask=None) -> Tensor:
+        """(B, T, D) -> (B, T, D): x + attention(ln1(x), mask), then + mlp(ln2(·)).
+
+        mask is passed to the attention as it is; None means every position sees every one.
+        """
         x = x if isinstance(x, Tensor) else Tensor(x)
-        x = x + self.attention(self.ln1(x), mask)
-        return x + self.mlp(self.ln2(x))
+        x = x + self.attention(self.ln1(x), mask)  # (B, T, D): positions exchange information
+        return x + self.mlp(self.ln2(x))  # (B, T, D): each position on its own
 
 
 class GPT(Module):
@@ -106,6 +128,7 @@ class GPT(Module):
         dropout_prob: float = 0.0,
         mlp_ratio: float = 4,
     ):
+        """Create token_embedding, position_embedding, blocks (a list), ln_f, lm_head."""
         super().__init__()
         self.vocab_size, self.embed_dim, self.max_seq_len = vocab_size, embed_dim, max_seq_len
         self.num_layers, self.num_heads = num_layers, num_heads
@@ -119,6 +142,7 @@ class GPT(Module):
         self.lm_head = Linear(embed_dim, vocab_size)
 
     def forward(self, tokens) -> Tensor:
+        """Token ids (B, T) or (T,) -> next-token logits (B, T, vocab_size), causally masked."""
         ids = np.asarray(tokens.data if isinstance(tokens, Tensor) else tokens)
         if ids.ndim == 1:
             ids = ids[None, :]
@@ -127,11 +151,12 @@ class GPT(Module):
         length = ids.shape[1]
         if length > self.max_seq_len:
             raise ValueError(f"Sequence length {length} exceeds max_seq_len {self.max_seq_len}.")
-        x = self.position_embedding(self.token_embedding(ids))  # (B, T, D)
-        mask = causal_mask(length)
+        x = self.token_embedding(ids)  # (B, T, D)
+        x = self.position_embedding(x)  # + the first T rows of the position table
+        mask = causal_mask(length)  # (T, T): position t sees 0..t
         for block in self.blocks:
-            x = block(x, mask)
-        return self.lm_head(self.ln_f(x))  # (B, T, vocab)
+            x = block(x, mask)  # (B, T, D)
+        return self.lm_head(self.ln_f(x))  # (B, T, V)
 
     def generate(
         self,
@@ -147,7 +172,8 @@ class GPT(Module):
 
         A 1-D prompt is a batch of one. With stop_token, a row that produced it is padded with
         it, and generation ends once every row has. use_cache=True keeps keys and values
-        between steps (module 14): the same tokens, faster.
+        between steps (module 14): the same tokens, faster. The loop is `_generate_ids`
+        (section 8); this method checks the prompt and switches to eval mode and no_grad.
         """
         if use_cache:
             try:
@@ -160,20 +186,12 @@ class GPT(Module):
                 self, prompt_tokens, max_new_tokens, temperature, top_k, stop_token, rng
             )
         ids = self._prompt_batch(prompt_tokens)  # (B, T)
-        stopped = np.zeros(len(ids), dtype=bool)
         rng = rng or np.random.default_rng()
         was_training = self.training
         self.eval()
         try:
             with no_grad():
-                for _ in range(max_new_tokens):
-                    logits = self.forward(ids[:, -self.max_seq_len :]).data[:, -1]  # (B, vocab)
-                    chosen = self._pick(logits, temperature, top_k, rng, stopped, stop_token)
-                    ids = np.concatenate([ids, chosen[:, None]], axis=1)
-                    if stop_token is not None:
-                        stopped |= chosen == stop_token
-                        if stopped.all():
-                            break
+                ids = _generate_ids(self, ids, max_new_tokens, temperature, top_k, stop_token, rng)
         finally:
             self.train(was_training)
         return Tensor(ids)
@@ -196,29 +214,6 @@ class GPT(Module):
             raise ValueError(f"Token id {bad} is outside the vocabulary [0, {self.vocab_size}).")
         return ids.astype(np.int64)
 
-    @staticmethod
-    def _pick(logits: np.ndarray, temperature, top_k, rng, stopped=None, stop_token=None):
-        """The next id of every row (B,) from its logits (B, vocab); stopped rows get stop_token.
-
-        Sampling draws one number from rng per active row, in row order, so the same rng gives
-        the same tokens with and without the KV cache.
-        """
-        chosen = np.zeros(len(logits), dtype=np.int64)
-        if temperature == 0:
-            chosen[:] = np.argmax(logits, axis=-1)
-        else:
-            scaled = logits.astype(np.float64) / temperature
-            if top_k is not None and top_k < scaled.shape[-1]:
-                cutoff = np.sort(scaled, axis=-1)[:, -top_k][:, None]
-                scaled = np.where(scaled < cutoff, -np.inf, scaled)
-            probs = softmax(Tensor(scaled, dtype=np.float64), axis=-1).data
-            for row in range(len(probs)):
-                if stopped is None or not stopped[row]:
-                    chosen[row] = rng.choice(probs.shape[-1], p=probs[row])
-        if stopped is not None and stop_token is not None:
-            chosen[stopped] = stop_token
-        return chosen
-
 
 class Transformer(GPT):
     """The older module page's model: a GPT with that page's argument names and order.
@@ -240,6 +235,55 @@ class Transformer(GPT):
         super().__init__(
             vocab_size, embed_dim, num_layers, num_heads, max_seq_length, dropout_prob, ratio
         )
+
+
+def _pick(logits: np.ndarray, temperature, top_k, rng, stopped=None, stop_token=None):
+    """The next id of every row (B,) from its logits (B, V); stopped rows get stop_token.
+
+    temperature 0: argmax, no draw. Otherwise softmax(logits / temperature), restricted to
+    the top_k largest (ties with the k-th kept), one rng.choice(V, p=row) per active row, in
+    row order. ValueError for temperature < 0 or top_k < 1.
+    """
+    chosen = np.zeros(len(logits), dtype=np.int64)
+    if temperature < 0:
+        raise ValueError(f"temperature must be 0 (greedy) or positive, got {temperature}.")
+    if top_k is not None and top_k < 1:
+        raise ValueError(f"top_k must be at least 1 (or None), got {top_k}.")
+    if temperature == 0:
+        chosen[:] = np.argmax(logits, axis=-1)
+    else:
+        scaled = logits.astype(np.float64) / temperature
+        vocab = scaled.shape[-1]
+        if top_k is not None and top_k < vocab:
+            kth_largest = np.sort(scaled, axis=-1)[:, -top_k][:, None]  # (B, 1)
+            scaled = np.where(scaled < kth_largest, -np.inf, scaled)
+        exps = np.exp(scaled - scaled.max(axis=-1, keepdims=True))
+        probs = exps / exps.sum(axis=-1, keepdims=True)
+        for row in range(len(probs)):
+            if stopped is None or not stopped[row]:
+                chosen[row] = rng.choice(vocab, p=probs[row])
+    if stopped is not None and stop_token is not None:
+        chosen[stopped] = stop_token
+    return chosen
+
+
+def _generate_ids(model, ids, max_new_tokens, temperature, top_k, stop_token, rng) -> np.ndarray:
+    """GPT.generate's loop: (B, T) int64 ids -> (B, T + n), n <= max_new_tokens.
+
+    Each step: forward the last model.max_seq_len ids, _pick from the last position's logits
+    (stopped rows padded with stop_token), append; end when every row has stopped.
+    """
+    stopped = np.zeros(len(ids), dtype=bool)
+    for _ in range(max_new_tokens):
+        context = ids[:, -model.max_seq_len :]  # the window slides past max_seq_len
+        logits = model.forward(context).data[:, -1]  # (B, V): the last position only
+        chosen = _pick(logits, temperature, top_k, rng, stopped, stop_token)
+        ids = np.concatenate([ids, chosen[:, None]], axis=1)
+        if stop_token is not None:
+            stopped |= chosen == stop_token
+            if stopped.all():
+                break
+    return ids
 
 
 def analyze_parameter_scaling(
@@ -271,3 +315,8 @@ def analyze_attention_memory(
         rows.append((length, mebibytes))
         print(f"T={length:5d}: {mebibytes:10.2f} MiB of attention weights over {num_layers} layers")
     return rows
+
+
+if __name__ == "__main__":
+    analyze_parameter_scaling()
+    analyze_attention_memory()

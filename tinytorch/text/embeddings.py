@@ -9,14 +9,25 @@ __all__ = ["Embedding", "PositionalEncoding", "sinusoidal_encoding", "Sinusoidal
 
 import numpy as np
 
+from tinytorch.core.autograd import gradient_rule
 from tinytorch.core.layers import Module
 from tinytorch.core.tensor import Tensor
+
+
+@gradient_rule("embedding")
+def _embedding_grad(g, out):
+    """dL/d weight for out = weight[ids]: zeros, then np.add.at(grad, ids, g); a 1-tuple."""
+    (weight,), ids = out._inputs, out._saved
+    grad = np.zeros(weight.shape, dtype=g.dtype)
+    np.add.at(grad, ids, g)  # not grad[ids] = g: repeated ids must add up
+    return (grad,)
 
 
 class Embedding(Module):
     """A learned vector per id: (..., ) int ids -> (..., embed_dim)."""
 
     def __init__(self, vocab_size: int, embed_dim: int):
+        """Store vocab_size, embed_dim; weight ~ N(0, 0.02²) (vocab_size, embed_dim), trainable."""
         super().__init__()
         self.vocab_size, self.embed_dim = vocab_size, embed_dim
         # Small random vectors (std 0.02, as GPT-2): large ones would saturate what follows.
@@ -25,6 +36,11 @@ class Embedding(Module):
         )
 
     def forward(self, ids) -> Tensor:
+        """weight[ids] as the graph op "embedding" (saved: ids); ids of any shape.
+
+        Raises TypeError for non-integer ids and ValueError("Token id 10 is outside the
+        vocabulary [0, 10).") for an id < 0 or >= vocab_size. An empty input gives (0, D).
+        """
         ids = np.asarray(ids.data if isinstance(ids, Tensor) else ids)
         if ids.size == 0:
             ids = ids.astype(np.int64)  # np.asarray([]) is float64; no id is still valid
@@ -33,13 +49,14 @@ class Embedding(Module):
         if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size):
             bad = int(ids.max() if ids.max() >= self.vocab_size else ids.min())
             raise ValueError(f"Token id {bad} is outside the vocabulary [0, {self.vocab_size}).")
-        return self.weight[ids]
+        return Tensor.from_op(self.weight.data[ids], "embedding", (self.weight,), ids)
 
 
 class PositionalEncoding(Module):
     """Learned positions: x (B, T, D) + P[:T] with P of shape (max_seq_len, D)."""
 
     def __init__(self, max_seq_len: int, embed_dim: int):
+        """Store max_seq_len, embed_dim; trainable weight ~ N(0, 0.02²) of (max_seq_len, D)."""
         super().__init__()
         self.max_seq_len, self.embed_dim = max_seq_len, embed_dim
         self.weight = Tensor(
@@ -47,6 +64,7 @@ class PositionalEncoding(Module):
         )
 
     def forward(self, x) -> Tensor:
+        """x + weight[:T] for x (..., T, D); ValueError when T > max_seq_len."""
         x = x if isinstance(x, Tensor) else Tensor(x)
         length = x.shape[-2]
         if length > self.max_seq_len:
@@ -55,9 +73,9 @@ class PositionalEncoding(Module):
 
 
 def sinusoidal_encoding(max_seq_len: int, embed_dim: int) -> np.ndarray:
-    """The fixed (max_seq_len, embed_dim) table of sines and cosines."""
-    positions = np.arange(max_seq_len)[:, None]
-    rates = 1.0 / 10000 ** (np.arange(0, embed_dim, 2) / embed_dim)
+    """The fixed (max_seq_len, embed_dim) float32 table: sin in even columns, cos in odd."""
+    positions = np.arange(max_seq_len)[:, None]  # (L, 1)
+    rates = 1.0 / 10000 ** (np.arange(0, embed_dim, 2) / embed_dim)  # (ceil(D/2),)
     table = np.zeros((max_seq_len, embed_dim))
     table[:, 0::2] = np.sin(positions * rates)
     table[:, 1::2] = np.cos(positions * rates[: embed_dim // 2])
@@ -68,11 +86,13 @@ class SinusoidalPositionalEncoding(Module):
     """Fixed positions: x (B, T, D) + PE[:T]; no parameters."""
 
     def __init__(self, max_seq_len: int, embed_dim: int):
+        """Store max_seq_len and the table sinusoidal_encoding(max_seq_len, embed_dim)."""
         super().__init__()
         self.max_seq_len = max_seq_len
         self.table = sinusoidal_encoding(max_seq_len, embed_dim)  # an array: not a parameter
 
     def forward(self, x) -> Tensor:
+        """x + table[:T] (in x's dtype) for x (..., T, D); ValueError when T > max_seq_len."""
         x = x if isinstance(x, Tensor) else Tensor(x)
         length = x.shape[-2]
         if length > self.max_seq_len:

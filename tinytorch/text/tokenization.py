@@ -19,6 +19,7 @@ class CharTokenizer:
     PAD, UNK = "<pad>", "<unk>"
 
     def __init__(self, chars=()):
+        """Build itos = [PAD, UNK, *sorted(set(chars))] and its inverse dict stoi."""
         unique = sorted(set(chars))
         self.itos = [self.PAD, self.UNK, *unique]
         self.stoi = {token: i for i, token in enumerate(self.itos)}
@@ -29,9 +30,17 @@ class CharTokenizer:
         return cls(set(text))
 
     def build_vocab(self, texts) -> "CharTokenizer":
-        """Replace the vocabulary by every character of `texts` (a string or a list of them)."""
-        texts = [texts] if isinstance(texts, str) else texts
-        fresh = type(self)(set().union(*map(set, texts)))  # the vocabulary __init__ builds
+        """Replace the vocabulary by every character of `texts` (a string or a list of them).
+
+        Afterwards itos and stoi are what CharTokenizer(all those characters) would have;
+        returns self, so CharTokenizer().build_vocab(["hi", "ho"]) is a ready tokenizer.
+        """
+        if isinstance(texts, str):
+            texts = [texts]
+        chars = set()
+        for text in texts:
+            chars.update(text)
+        fresh = type(self)(chars)  # the vocabulary __init__ builds, in one place
         self.itos, self.stoi = fresh.itos, fresh.stoi
         return self
 
@@ -48,6 +57,11 @@ class CharTokenizer:
         return 1
 
     def encode(self, text: str, strict: bool = False) -> list[int]:
+        """One id per character of `text`; unknown characters give unk_id.
+
+        With strict=True an unknown character raises ValueError("Character 'x' at position 2
+        is not in the vocabulary.") instead.
+        """
         ids = []
         for position, char in enumerate(text):
             token = self.stoi.get(char)
@@ -71,8 +85,16 @@ class CharTokenizer:
         return "".join(out)
 
 
+def _pair_counts(ids: list[int]) -> Counter:
+    """Counter {(a, b): how often b follows a in ids}, overlapping pairs included."""
+    counts = Counter()
+    for pair in zip(ids, ids[1:]):
+        counts[pair] += 1
+    return counts
+
+
 def _merge(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
-    """Replace every non-overlapping occurrence of `pair` in `ids` (left to right)."""
+    """A new list: every non-overlapping occurrence of `pair` (left to right) -> new_id."""
     out, i = [], 0
     while i < len(ids):
         if i + 1 < len(ids) and (ids[i], ids[i + 1]) == pair:
@@ -88,6 +110,7 @@ class BPETokenizer:
     """Byte-level byte-pair encoding: 256 byte tokens plus learned merges."""
 
     def __init__(self):
+        """merges = {} (pair -> id, in learned order); vocab = {i: bytes([i]) for 256 bytes}."""
         self.merges: dict[tuple[int, int], int] = {}
         self.vocab: dict[int, bytes] = {i: bytes([i]) for i in range(256)}
 
@@ -96,16 +119,21 @@ class BPETokenizer:
         return len(self.vocab)
 
     def train(self, text: str, vocab_size: int) -> "BPETokenizer":
+        """Learn merges on `text` until len(vocab) == vocab_size or no pair repeats; self.
+
+        Each round: count pairs, take the most frequent (ties: smallest pair), stop if its
+        count < 2, else record merges[pair] = new_id = len(vocab), extend vocab, merge ids.
+        """
         if vocab_size < 256:
             raise ValueError(f"vocab_size must be at least 256 (the bytes), not {vocab_size}.")
         ids = list(text.encode("utf-8"))
         while len(self.vocab) < vocab_size:
-            counts = Counter(zip(ids, ids[1:]))
+            counts = _pair_counts(ids)
             if not counts:
                 break
             pair, count = min(counts.items(), key=lambda item: (-item[1], item[0]))
             if count < 2:
-                break
+                break  # merging a pair that occurs once would not shorten anything
             new_id = len(self.vocab)
             self.merges[pair] = new_id
             self.vocab[new_id] = self.vocab[pair[0]] + self.vocab[pair[1]]
@@ -113,10 +141,12 @@ class BPETokenizer:
         return self
 
     def encode(self, text: str) -> list[int]:
+        """UTF-8 bytes of `text`, then every learned merge in order: a list of ids."""
         ids = list(text.encode("utf-8"))
         for pair, new_id in self.merges.items():  # dicts keep the order merges were learned
             ids = _merge(ids, pair, new_id)
         return ids
 
     def decode(self, ids) -> str:
+        """Join the bytes vocab[int(i)] of every id; decode UTF-8 with errors='replace'."""
         return b"".join(self.vocab[int(i)] for i in ids).decode("utf-8", errors="replace")

@@ -1,0 +1,784 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Module 16: Acceleration
+#
+# Module 15 showed where a GPT step spends its time. This module acts on it. Everything here
+# is **opt-in and explicit**: the model of module 13 stays as it is, and
+# `accelerate(model)` swaps some of its submodules for fused ones that compute the same
+# function with fewer passes over memory. Two process-wide switches come with it:
+# `set_blas_threads(n)` and `keep_freed_memory()`.
+#
+# **You will learn**
+# - why an op chain like `scores * scale + mask -> softmax` costs a pass over memory (and an
+#   array kept for backward) per op, and how one fused op with a hand-derived rule avoids it;
+# - how one (D, 3D) product replaces three (D, D) ones for Q, K and V;
+# - how to swap modules for fused ones while keeping the weights, so the loss is the same;
+# - when BLAS threads help and when they hurt (a loaded machine), and what the allocator does.
+#
+# ### What the profile said
+#
+# A larger GPT step (B 8, T 64, D 128, L 4), profiled with module 15 on a 2-core machine
+# shared with other jobs:
+#
+# ```
+# op            calls   fwd ms   bwd ms      %     MB out
+# matmul           99    173.0    358.0   60.9       9.4     <- products, and their BLAS threads
+# gelu_tanh        12     49.6     29.2    9.0      12.6     <- already one fused op (module 02)
+# softmax          12     64.1      9.8    8.5       6.3  \
+# layer_norm       27     25.2     35.4    6.9       7.1   | attention's scale, mask, softmax,
+# add             114     33.7     14.8    5.6      43.3   | biases: one pass each, and the
+# mul              ...                                      /  graph keeps each result
+# ```
+#
+# and the same step with two BLAS threads instead of one took **5x longer**: on a machine
+# whose cores are busy with other work, OpenBLAS's second thread waits for a core.
+#
+# What is already fused: GELU (module 02, one op with an in-place forward and backward),
+# softmax and log-softmax (02), cross-entropy from logits (04, softmax - onehot), LayerNorm
+# (13). What is not: attention (seven ops: three projections, head split, `Q Kᵀ`, scale,
+# mask, softmax, `P V`, merge), and every Linear layer (a matmul op, then an add op for the
+# bias, whose gradient is summed by the engine's un-broadcast).
+
+# %%
+#| default_exp acceleration
+#| export
+import ctypes
+import math
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+from tinytorch.core.attention import mask_bias
+from tinytorch.core.autograd import gradient_rule
+from tinytorch.core.layers import Linear, Module
+from tinytorch.core.losses import cross_entropy
+from tinytorch.core.optimizers import Adam
+from tinytorch.core.tensor import Tensor, as_tensor
+from tinytorch.models.transformer import GPT, LayerNorm
+
+# %% [markdown]
+# ## 1. Threads and memory: two process-wide switches
+#
+# **BLAS threads.** NumPy's matrix products run in OpenBLAS, which splits a large product
+# over all cores and keeps its worker threads spinning between products. On a quiet machine
+# with large products, two threads nearly halve a product's time. With small products, or
+# when other processes use the cores, the threads wait for each other and the product gets
+# slower, not faster. `threadpoolctl` (a small library from the scikit-learn project) finds
+# the BLAS library NumPy loaded and sets its thread count at run time.
+#
+# **Freed memory.** Every NumPy op returns a new array; a training step makes hundreds of
+# temporaries of a few MB. By default glibc's `malloc` serves blocks above 128 KB with
+# `mmap` and gives them back to Linux on `free`, so the next temporary of the same size
+# starts on fresh pages that the kernel must fault in and zero (a 2 MB array is 512 page
+# faults). `mallopt(M_MMAP_THRESHOLD, 32 MB)` and `mallopt(M_TRIM_THRESHOLD, 1 GB)` make
+# malloc keep freed memory for reuse: the process stays at its peak size, and temporaries
+# cost no page faults. (The package did this silently in `tinytorch/__init__.py` until now;
+# here you switch it on yourself.)
+#
+# **Specify.**
+# - `set_blas_threads(n) -> bool`: limit the BLAS library to `n` threads with
+#   `threadpoolctl.threadpool_limits(limits=n, user_api="blas")` and keep the returned
+#   object (in `_BLAS_LIMITS`, so it is not garbage-collected, which would undo it); return
+#   True. If threadpoolctl is not installed, return False and change nothing. `n` < 1 is a
+#   `ValueError`.
+# - `keep_freed_memory() -> bool`: on Linux with glibc, call `mallopt(-3, 32 * 2**20)`
+#   (M_MMAP_THRESHOLD) and `mallopt(-1, 2**30)` (M_TRIM_THRESHOLD) through
+#   `ctypes.CDLL(None).mallopt`; return True when both return 1. Elsewhere, or when the
+#   environment variable `TINYTORCH_KEEP_FREED_MEMORY` is "0", return False.
+
+# %% nbgrader={"grade": false, "grade_id": "switches", "locked": false, "schema_version": 3, "solution": true}
+#| export
+_BLAS_LIMITS: list = []
+
+
+def set_blas_threads(n: int) -> bool:
+    """Limit NumPy's BLAS to n threads (threadpoolctl); False if threadpoolctl is missing."""
+    ### BEGIN SOLUTION
+    if n < 1:
+        raise ValueError(f"set_blas_threads needs at least 1 thread, got {n}.")
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return False
+    _BLAS_LIMITS.append(threadpool_limits(limits=n, user_api="blas"))
+    return True
+    ### END SOLUTION
+
+
+def keep_freed_memory() -> bool:
+    """Ask glibc's malloc to keep freed memory for reuse; True if both settings applied."""
+    ### BEGIN SOLUTION
+    if not sys.platform.startswith("linux") or os.environ.get("TINYTORCH_KEEP_FREED_MEMORY") == "0":
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's <malloc.h>
+    mmap_set = mallopt(m_mmap_threshold, 32 * 1024 * 1024)
+    trim_set = mallopt(m_trim_threshold, 1024 * 1024 * 1024)
+    return mmap_set == 1 and trim_set == 1
+    ### END SOLUTION
+
+
+# %% [markdown]
+# ### Test: the switches
+#
+# **What this checks and why.** A bad thread count is refused; with threadpoolctl installed
+# the BLAS library reports the limit afterwards; `keep_freed_memory` returns a bool (True on
+# Linux with glibc) and respects the opt-out variable.
+
+
+# %% nbgrader={"grade": true, "grade_id": "test-switches", "locked": true, "points": 5, "schema_version": 3}
+def test_switches():
+    try:
+        set_blas_threads(0)
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("set_blas_threads(0) must raise ValueError")
+    if set_blas_threads(1):
+        from threadpoolctl import threadpool_info
+
+        counts = [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
+        assert all(c == 1 for c in counts), f"BLAS should run 1 thread now, reports {counts}"
+    applied = keep_freed_memory()
+    assert isinstance(applied, bool), f"keep_freed_memory returns a bool, got {applied!r}"
+    os.environ["TINYTORCH_KEEP_FREED_MEMORY"] = "0"
+    try:
+        assert keep_freed_memory() is False, "TINYTORCH_KEEP_FREED_MEMORY=0 must opt out"
+    finally:
+        del os.environ["TINYTORCH_KEEP_FREED_MEMORY"]
+
+
+if __name__ == "__main__":
+    test_switches()
+
+# %% [markdown]
+# ## 2. A fused linear op
+#
+# `Linear` records two ops: `x @ W` (a (B, T, in) @ (in, out) product) and `+ b`. The add
+# makes a second (B, T, out) array, and in backward the engine sums its gradient over (B, T)
+# by un-broadcasting. One op `linear` computes `out = x W; out += b` in place and returns
+# the three gradients directly, with x's leading dimensions folded into rows:
+#
+# ```
+#   rows = x.reshape(-1, in)          g2 = g.reshape(-1, out)
+#   out  = rows @ W + b               dx = (g2 @ Wᵀ).reshape(x.shape)
+#                                     dW = rowsᵀ @ g2        db = g2.sum(axis=0)
+# ```
+#
+# Check by hand: x = [[1, 2]], W = [[1], [1]], b = [0.5]: out = [[3.5]]; with g = [[1]],
+# dx = [[1, 1]], dW = [[1], [2]], db = [1].
+#
+# **Specify.** `linear(x, weight, bias=None) -> Tensor` records op `"linear"` with inputs
+# `(x, weight)` or `(x, weight, bias)` and nothing saved; the output has shape
+# `x.shape[:-1] + (out,)`. Its rule returns `None` for dx when x does not require a gradient
+# (the first layer's input: that saves a whole product). `FusedLinear(weight, bias)` is a
+# Module whose forward is `linear(x, self.weight, self.bias)`;
+# `FusedLinear.from_linear(layer)` **shares** the layer's weight and bias Tensors (no copy),
+# so an optimizer built before the swap still updates them.
+
+
+# %% nbgrader={"grade": false, "grade_id": "linear", "locked": false, "schema_version": 3, "solution": true}
+#| export
+def linear(x, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """x @ weight + bias as one op "linear" (inputs (x, weight[, bias])), any leading shape."""
+    ### BEGIN SOLUTION
+    x = as_tensor(x)
+    if x.dtype.kind != "f":
+        x = Tensor(x.data, dtype=weight.dtype)
+    rows = x.data.reshape(-1, x.shape[-1])
+    out = rows @ weight.data  # (rows, out)
+    if bias is not None:
+        out += bias.data
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    return Tensor.from_op(out.reshape(*x.shape[:-1], weight.shape[-1]), "linear", inputs)
+    ### END SOLUTION
+
+
+@gradient_rule("linear")
+def _linear_grad(g, out):
+    """out = x W + b: (dx or None, dW, db) with x's leading dimensions folded into rows."""
+    ### BEGIN SOLUTION
+    x, weight = out._inputs[0], out._inputs[1]
+    g2 = g.reshape(-1, g.shape[-1])
+    rows = x.data.reshape(-1, x.shape[-1])
+    grad_x = (g2 @ weight.data.T).reshape(x.shape) if x.requires_grad else None
+    grads = [grad_x, rows.T @ g2]
+    if len(out._inputs) == 3:
+        grads.append(g2.sum(axis=0))
+    return tuple(grads)
+    ### END SOLUTION
+
+
+class FusedLinear(Module):
+    """A Linear layer computed by the fused op `linear`; shares a Linear's Tensors."""
+
+    def __init__(self, weight: Tensor, bias: Tensor | None = None):
+        super().__init__()
+        self.weight, self.bias = weight, bias
+        self.in_features, self.out_features = weight.shape
+
+    @classmethod
+    def from_linear(cls, layer: Linear) -> "FusedLinear":
+        """The same layer (the same weight and bias Tensors), computed as one op."""
+        return cls(layer.weight, layer.bias)
+
+    def forward(self, x) -> Tensor:
+        return linear(x, self.weight, self.bias)
+
+
+# %% [markdown]
+# ### Test: the fused linear op
+#
+# **What this checks and why.** The worked example; the same values and gradients as
+# module 03's Linear on a 3-D input; and the gradients against central finite differences
+# in float64, the floor every hand-written rule must stand on.
+
+
+# %% nbgrader={"grade": true, "grade_id": "test-linear", "locked": true, "points": 10, "schema_version": 3}
+def _finite_difference_check(build, arrays, h=1e-6):
+    """Worst relative difference between autograd and central differences (float64)."""
+    tensors = [Tensor(a.copy(), requires_grad=True, dtype=np.float64) for a in arrays]
+    build(*tensors).sum().backward()
+    worst = 0.0
+    for k, array in enumerate(arrays):
+        numeric = np.zeros_like(array)
+        for i in np.ndindex(array.shape):
+            values = []
+            for step in (h, -h):
+                moved = [a.copy() for a in arrays]
+                moved[k][i] += step
+                values.append(
+                    float(build(*[Tensor(m, dtype=np.float64) for m in moved]).sum().data)
+                )
+            numeric[i] = (values[0] - values[1]) / (2 * h)
+        scale = max(1.0, float(np.abs(numeric).max()))
+        worst = max(worst, float(np.abs(tensors[k].grad.data - numeric).max()) / scale)
+    return worst
+
+
+def test_linear():
+    x = Tensor([[1.0, 2.0]], requires_grad=True)
+    w = Tensor([[1.0], [1.0]], requires_grad=True)
+    b = Tensor([0.5], requires_grad=True)
+    out = linear(x, w, b)
+    assert np.allclose(out.data, [[3.5]]), f"[[1, 2]] @ [[1], [1]] + 0.5 = 3.5, got {out.data}"
+    out.sum().backward()
+    assert np.allclose(x.grad.data, [[1, 1]]) and np.allclose(w.grad.data, [[1], [2]]), (
+        f"dx = [[1, 1]], dW = [[1], [2]]; got {x.grad.data}, {w.grad.data}"
+    )
+    assert np.allclose(b.grad.data, [1]), f"db = [1], got {b.grad.data}"
+    layer = Linear(4, 3)
+    fused = FusedLinear.from_linear(layer)
+    assert fused.weight is layer.weight, "from_linear must share the weight Tensor, not copy it"
+    data = np.random.default_rng(0).normal(size=(2, 5, 4)).astype(np.float32)
+    assert np.allclose(fused(data).data, layer(data).data, atol=1e-6), "same values as Linear"
+    rng = np.random.default_rng(1)
+    arrays = [rng.normal(size=(2, 3, 4)), rng.normal(size=(4, 2)), rng.normal(size=2)]
+    error = _finite_difference_check(linear, arrays)
+    assert error < 1e-6, f"linear's gradients differ from finite differences by {error:.2e}"
+    ### BEGIN HIDDEN TESTS
+    arrays = [rng.normal(size=(5, 3)), rng.normal(size=(3, 4))]
+    error = _finite_difference_check(linear, arrays)
+    assert error < 1e-6, f"linear without bias: gradients off by {error:.2e}"
+    frozen = Tensor(np.ones((2, 3)))
+    weight = Tensor(np.ones((3, 1)), requires_grad=True)
+    linear(frozen, weight).sum().backward()
+    assert np.allclose(weight.grad.data, 2.0), f"dW = rowsᵀ g = 2, got {weight.grad.data}"
+    ### END HIDDEN TESTS
+
+
+if __name__ == "__main__":
+    test_linear()
+
+# %% [markdown]
+# ## 3. LayerNorm with fewer passes
+#
+# Module 13's LayerNorm is one op already, but written plainly it makes a new array for
+# each step: `x - mean`, its square, `centered * inv_std`, `* gamma`, `+ beta` (five
+# (rows, D) arrays) and its rule makes five more. Each is a pass over memory. Reusing arrays
+# with in-place operators (`normalized *= inv_std`, `out += beta`) keeps the maths and drops
+# the allocations; the rule returns dγ and dβ already summed over the rows, so the engine's
+# un-broadcast has nothing left to do:
+#
+# ```
+#   n = (x - μ) / σ        y = γ n + β
+#   dγ = Σ_rows g·n        dβ = Σ_rows g
+#   dx = (ĝ - mean(ĝ) - n · mean(ĝ n)) / σ      with ĝ = g γ
+# ```
+#
+# **Specify.** `layer_norm(x, gamma, beta, eps=1e-5) -> Tensor` over the last dimension,
+# recording op `"layer_norm_fast"` with inputs `(x, gamma, beta)` and saved
+# `(normalized, inv_std)`, using at most three new full-size arrays in forward.
+# `FastLayerNorm.from_layer_norm(ln)` shares `ln.gamma` and `ln.beta` and keeps `ln.eps`.
+
+
+# %% nbgrader={"grade": false, "grade_id": "layer-norm", "locked": false, "schema_version": 3, "solution": true}
+#| export
+def layer_norm(x, gamma: Tensor, beta: Tensor, eps: float = 1e-5) -> Tensor:
+    """(x - mean) / sqrt(var + eps) * gamma + beta over the last axis; op "layer_norm_fast"."""
+    ### BEGIN SOLUTION
+    x = as_tensor(x)
+    data = x.data
+    normalized = data - data.mean(axis=-1, keepdims=True)  # new array 1
+    variance = np.square(normalized).mean(axis=-1, keepdims=True)  # new array 2 (temporary)
+    inv_std = 1.0 / np.sqrt(variance + eps)
+    normalized *= inv_std
+    out = normalized * gamma.data  # new array 3
+    out += beta.data
+    return Tensor.from_op(out, "layer_norm_fast", (x, gamma, beta), (normalized, inv_std))
+    ### END SOLUTION
+
+
+@gradient_rule("layer_norm_fast")
+def _layer_norm_fast_grad(g, out):
+    """(dx, dgamma, dbeta) of y = gamma * n + beta, in place where the arrays are ours."""
+    ### BEGIN SOLUTION
+    normalized, inv_std = out._saved
+    gamma = out._inputs[1]
+    width = normalized.shape[-1]
+    g_hat = g * gamma.data
+    product = g_hat * normalized
+    mean_gx = product.mean(axis=-1, keepdims=True)
+    grad_gamma = (g * normalized).reshape(-1, width).sum(axis=0)
+    grad_beta = g.reshape(-1, width).sum(axis=0)
+    g_hat -= g_hat.mean(axis=-1, keepdims=True)
+    np.multiply(normalized, mean_gx, out=product)
+    g_hat -= product
+    g_hat *= inv_std
+    return g_hat, grad_gamma, grad_beta
+    ### END SOLUTION
+
+
+class FastLayerNorm(Module):
+    """LayerNorm computed by the in-place op `layer_norm`; shares a LayerNorm's gamma, beta."""
+
+    def __init__(self, gamma: Tensor, beta: Tensor, eps: float = 1e-5):
+        super().__init__()
+        self.gamma, self.beta, self.eps = gamma, beta, eps
+        self.normalized_shape = gamma.shape[0]
+
+    @classmethod
+    def from_layer_norm(cls, ln: LayerNorm) -> "FastLayerNorm":
+        """The same normalisation with the same parameter Tensors."""
+        return cls(ln.gamma, ln.beta, ln.eps)
+
+    def forward(self, x) -> Tensor:
+        return layer_norm(x, self.gamma, self.beta, self.eps)
+
+
+# %% [markdown]
+# ### Test: the in-place LayerNorm
+#
+# **What this checks and why.** The same values and gradients as module 13's LayerNorm
+# (whose rule you derived there), and finite differences in float64 for all three inputs.
+
+
+# %% nbgrader={"grade": true, "grade_id": "test-layer-norm", "locked": true, "points": 10, "schema_version": 3}
+def test_layer_norm():
+    rng = np.random.default_rng(2)
+    reference = LayerNorm(6)
+    reference.gamma.data[:] = rng.normal(size=6)
+    fast = FastLayerNorm.from_layer_norm(reference)
+    assert fast.gamma is reference.gamma, "from_layer_norm must share gamma, not copy it"
+    data = rng.normal(size=(2, 3, 6)).astype(np.float32)
+    x1, x2 = Tensor(data, requires_grad=True), Tensor(data, requires_grad=True)
+    expected, got = reference(x1), fast(x2)
+    assert np.allclose(got.data, expected.data, atol=1e-5), "same values as module 13's"
+    (expected * expected).sum().backward()
+    expected_gamma = reference.gamma.grad.data.copy()
+    reference.gamma.grad = None
+    (got * got).sum().backward()
+    assert np.allclose(x2.grad.data, x1.grad.data, atol=1e-4), "same dx as module 13's"
+    assert np.allclose(reference.gamma.grad.data, expected_gamma, atol=1e-4), "same dgamma"
+    arrays = [rng.normal(size=(3, 4)), rng.normal(size=4), rng.normal(size=4)]
+    error = _finite_difference_check(lambda x, g, b: layer_norm(x, g, b) ** 2, arrays)
+    assert error < 1e-5, f"layer_norm's gradients differ from finite differences by {error:.2e}"
+
+
+if __name__ == "__main__":
+    test_layer_norm()
+
+# %% [markdown]
+# ## 4. Attention as one op, with one projection for Q, K and V
+#
+# Module 12's attention records, per call: three Linear layers (six ops), three head
+# splits, `K.transpose`, `Q Kᵀ`, `* scale`, `+ mask`, softmax, `P V`, and the merge. The graph
+# keeps four (B, H, T, T) arrays for backward: the scores, the scaled scores, the masked
+# scores and the probabilities. At T = 256, B = 4, H = 4 that is 4 x 4 MB per layer.
+#
+# Fused: one `qkv_proj` Linear(D, 3D) gives Q, K and V side by side, (B, T, 3D): one larger
+# product instead of three. Then one op `attention` does the rest on NumPy arrays in place:
+#
+# ```
+#   q, k, v = split(qkv)                       views, (B, H, T, d) each; no copy
+#   S = q kᵀ;  S *= 1/√d;  S += bias;  S -= max;  exp(S, out=S);  S /= sum   -> P (saved)
+#   out = P v  -> merge heads -> (B, T, D)
+# ```
+#
+# and its rule, derived from the softmax rule of module 05 (dS = P ⊙ (dP - Σ dP ⊙ P)):
+#
+# ```
+#   dv = Pᵀ g        dP = g vᵀ        dS = P ⊙ (dP - rowsum(dP ⊙ P)) / √d
+#   dq = dS k        dk = dSᵀ q       -> stacked back into (B, T, 3D) like qkv
+# ```
+#
+# It keeps one (B, H, T, T) array (P) instead of four, and q, k, v are views of qkv.
+#
+# **Specify.**
+# - `fused_attention(qkv, num_heads, mask=None) -> Tensor`: qkv (B, T, 3D) holding Q, K, V
+#   in that order along the last axis; heads split as in module 12 (head h is columns
+#   h·d..(h+1)·d of each of Q, K, V); the mask as in module 12 (booleans True = may attend,
+#   or floats added; use `mask_bias`). Records op `"attention"` with inputs `(qkv,)` and saved
+#   `(q, k, v, probs, scale)`; returns (B, T, D) with the heads merged.
+# - `FusedAttention(embed_dim, num_heads)` with `qkv_proj` (a FusedLinear D -> 3D),
+#   `out_proj` (a FusedLinear D -> D), `forward(x, mask=None)`.
+#   `FusedAttention.from_attention(mha)` builds it from a MultiHeadAttention: `qkv_proj`'s
+#   weight is the concatenation `[Wq | Wk | Wv]` (new Tensors: the optimizer must be created
+#   after the swap), `out_proj` shares mha's out_proj Tensors.
+
+
+# %% nbgrader={"grade": false, "grade_id": "attention", "locked": false, "schema_version": 3, "solution": true}
+#| export
+def fused_attention(qkv, num_heads: int, mask=None) -> Tensor:
+    """softmax(q kᵀ/√d + bias) v for qkv (B, T, 3D) as one op "attention" -> (B, T, D)."""
+    ### BEGIN SOLUTION
+    qkv = as_tensor(qkv)
+    batch, length, width = qkv.shape
+    head_dim = width // (3 * num_heads)
+    parts = qkv.data.reshape(batch, length, 3, num_heads, head_dim).transpose(2, 0, 3, 1, 4)
+    q, k, v = parts[0], parts[1], parts[2]  # (B, H, T, d) views
+    scale = 1.0 / math.sqrt(head_dim)
+    probs = q @ k.swapaxes(-1, -2)  # (B, H, T, T)
+    probs *= scale
+    if mask is not None:
+        probs += mask_bias(mask, probs.shape, probs.dtype)
+    probs -= probs.max(axis=-1, keepdims=True)
+    np.exp(probs, out=probs)
+    probs /= probs.sum(axis=-1, keepdims=True)
+    heads = probs @ v  # (B, H, T, d)
+    merged = heads.transpose(0, 2, 1, 3).reshape(batch, length, num_heads * head_dim)
+    return Tensor.from_op(merged, "attention", (qkv,), (q, k, v, probs, scale))
+    ### END SOLUTION
+
+
+@gradient_rule("attention")
+def _attention_grad(g, out):
+    """d(qkv) of the fused attention, (B, T, 3D), from the saved q, k, v and probabilities."""
+    ### BEGIN SOLUTION
+    q, k, v, probs, scale = out._saved
+    batch, heads, length, head_dim = q.shape
+    g_heads = g.reshape(batch, length, heads, head_dim).transpose(0, 2, 1, 3)
+    grad_v = probs.swapaxes(-1, -2) @ g_heads
+    grad_scores = g_heads @ v.swapaxes(-1, -2)  # dP, (B, H, T, T)
+    row = (grad_scores * probs).sum(axis=-1, keepdims=True)
+    grad_scores -= row
+    grad_scores *= probs
+    grad_scores *= scale
+    grad_q = grad_scores @ k
+    grad_k = grad_scores.swapaxes(-1, -2) @ q
+    stacked = np.stack([grad_q, grad_k, grad_v])  # (3, B, H, T, d)
+    return (stacked.transpose(1, 3, 0, 2, 4).reshape(batch, length, 3 * heads * head_dim),)
+    ### END SOLUTION
+
+
+class FusedAttention(Module):
+    """Multi-head attention with one Q/K/V projection and the fused op `attention`."""
+
+    def __init__(self, embed_dim: int, num_heads: int):
+        super().__init__()
+        if embed_dim % num_heads:
+            raise ValueError(f"embed_dim {embed_dim} is not divisible by num_heads {num_heads}.")
+        self.embed_dim, self.num_heads = embed_dim, num_heads
+        self.head_dim = embed_dim // num_heads
+        self.qkv_proj = FusedLinear.from_linear(Linear(embed_dim, 3 * embed_dim))
+        self.out_proj = FusedLinear.from_linear(Linear(embed_dim, embed_dim))
+
+    @classmethod
+    def from_attention(cls, mha) -> "FusedAttention":
+        """The same attention as `mha` (weights concatenated into qkv_proj; out_proj shared)."""
+        ### BEGIN SOLUTION
+        fused = cls(mha.embed_dim, mha.num_heads)
+        projections = (mha.q_proj, mha.k_proj, mha.v_proj)
+        weight = np.concatenate([p.weight.data for p in projections], axis=1)
+        bias = np.concatenate([p.bias.data for p in projections])
+        fused.qkv_proj = FusedLinear(
+            Tensor(weight, requires_grad=True, dtype=weight.dtype),
+            Tensor(bias, requires_grad=True, dtype=bias.dtype),
+        )
+        fused.out_proj = FusedLinear.from_linear(mha.out_proj)
+        return fused
+        ### END SOLUTION
+
+    def forward(self, x, mask=None) -> Tensor:
+        return self.out_proj(fused_attention(self.qkv_proj(x), self.num_heads, mask))
+
+    def _projection(self, index: int) -> FusedLinear:
+        """Q (0), K (1) or V (2) as a layer over views of qkv_proj's columns, for inference."""
+        columns = slice(index * self.embed_dim, (index + 1) * self.embed_dim)
+        weight, bias = self.qkv_proj.weight.data, self.qkv_proj.bias.data
+        return FusedLinear(
+            Tensor(weight[:, columns], dtype=weight.dtype), Tensor(bias[columns], dtype=bias.dtype)
+        )
+
+    # Module 14's KV cache reads q_proj, k_proj and v_proj: these are views into qkv_proj (no
+    # copies, no gradients), so cached generation works on an accelerated model too.
+    q_proj = property(lambda self: self._projection(0))
+    k_proj = property(lambda self: self._projection(1))
+    v_proj = property(lambda self: self._projection(2))
+
+
+# %% [markdown]
+# ### Test: fused attention
+#
+# **What this checks and why.** Built from a MultiHeadAttention, the fused module gives the
+# same output under a causal mask and the same input gradient; the op's gradients agree
+# with finite differences in float64 (with and without a mask), so the rule derived above
+# is right, not just close.
+
+
+# %% nbgrader={"grade": true, "grade_id": "test-attention", "locked": true, "points": 15, "schema_version": 3}
+def test_attention():
+    from tinytorch.core.attention import MultiHeadAttention, causal_mask
+
+    np.random.seed(3)
+    mha = MultiHeadAttention(8, 2)
+    fused = FusedAttention.from_attention(mha)
+    assert fused.out_proj.weight is mha.out_proj.weight, "out_proj must be shared"
+    assert fused.qkv_proj.weight.shape == (8, 24), f"qkv weight is (D, 3D): {fused.qkv_proj}"
+    data = np.random.default_rng(3).normal(size=(2, 5, 8)).astype(np.float32)
+    x1, x2 = Tensor(data, requires_grad=True), Tensor(data, requires_grad=True)
+    expected, got = mha(x1, causal_mask(5)), fused(x2, causal_mask(5))
+    assert np.allclose(got.data, expected.data, atol=1e-5), (
+        f"fused attention must match module 12's, max diff {np.abs(got.data - expected.data).max()}"
+    )
+    (expected * expected).sum().backward()
+    (got * got).sum().backward()
+    assert np.allclose(x2.grad.data, x1.grad.data, atol=1e-4), "same input gradient as module 12"
+    rng = np.random.default_rng(4)
+    qkv = rng.normal(size=(1, 3, 12))
+    error = _finite_difference_check(lambda t: fused_attention(t, 2, causal_mask(3)) ** 2, [qkv])
+    assert error < 1e-6, f"attention's rule differs from finite differences by {error:.2e}"
+    ### BEGIN HIDDEN TESTS
+    qkv = rng.normal(size=(2, 4, 18))
+    error = _finite_difference_check(lambda t: fused_attention(t, 3) ** 2, [qkv])
+    assert error < 1e-6, f"unmasked, 3 heads: gradients off by {error:.2e}"
+    ### END HIDDEN TESTS
+
+
+if __name__ == "__main__":
+    test_attention()
+
+# %% [markdown]
+# ## 5. accelerate(model), measured
+#
+# `accelerate(model)` swaps, in every block, `ln1`, `ln2` (FastLayerNorm), `attention`
+# (FusedAttention) and the MLP's `linear1`, `linear2` (FusedLinear), then `ln_f` and
+# `lm_head`. It changes no class and patches no method: the model object holds other
+# submodules afterwards, and `model.parameters()` finds their Tensors as it finds any.
+# Because the Q/K/V weights are concatenated into new Tensors, **build the optimizer after
+# `accelerate`**. The model computes the same function, so the loss is the same up to float32
+# rounding (the products add in another order).
+#
+# **Specify.** `accelerate(model: GPT) -> GPT` does the swaps in place and returns the model.
+# `compare_steps(config, steps=5, seed=0)`: builds two GPTs with the same seed (weights),
+# accelerates the second, builds Adam (lr 1e-3) for each, and alternates their training steps
+# (before, after, before, after, ...: a machine that slows down slows both) on the same
+# batch; returns `{"before_ms", "after_ms", "speedup", "loss_before", "loss_after"}` with the
+# median step times and the first step's losses. `config` is a dict with `vocab`, `embed`,
+# `layers`, `heads`, `seq`, `batch`.
+
+
+# %% nbgrader={"grade": false, "grade_id": "accelerate", "locked": false, "schema_version": 3, "solution": true}
+#| export
+def accelerate(model: GPT) -> GPT:
+    """Swap a GPT's LayerNorms, attentions and Linears for fused ones (same weights)."""
+    ### BEGIN SOLUTION
+    for block in model.blocks:
+        block.ln1 = FastLayerNorm.from_layer_norm(block.ln1)
+        block.ln2 = FastLayerNorm.from_layer_norm(block.ln2)
+        block.attention = FusedAttention.from_attention(block.attention)
+        block.mlp.linear1 = FusedLinear.from_linear(block.mlp.linear1)
+        block.mlp.linear2 = FusedLinear.from_linear(block.mlp.linear2)
+    model.ln_f = FastLayerNorm.from_layer_norm(model.ln_f)
+    model.lm_head = FusedLinear.from_linear(model.lm_head)
+    return model
+    ### END SOLUTION
+
+
+def _build(config: dict, seed: int, fused: bool):
+    """A GPT of `config` with weights from `seed` (accelerated if asked) and its Adam."""
+    np.random.seed(seed)
+    model = GPT(config["vocab"], config["embed"], config["layers"], config["heads"], config["seq"])
+    if fused:
+        accelerate(model)
+    return model, Adam(model.parameters(), lr=1e-3)
+
+
+def _step(model, opt, ids, targets) -> float:
+    """One training step; returns the loss."""
+    opt.zero_grad()
+    loss = cross_entropy(model(ids), targets)
+    loss.backward()
+    opt.step()
+    return float(loss.data)
+
+
+def compare_steps(config: dict, steps: int = 5, seed: int = 0) -> dict:
+    """Median step time of a GPT before and after accelerate(), alternated; first losses."""
+    ### BEGIN SOLUTION
+    tokens = np.random.default_rng(seed).integers(
+        0, config["vocab"], size=(config["batch"], config["seq"] + 1)
+    )
+    ids, targets = tokens[:, :-1], tokens[:, 1:]
+    runs = {"before": _build(config, seed, False), "after": _build(config, seed, True)}
+    times = {"before": [], "after": []}
+    losses = {}
+    for _ in range(steps + 1):  # the first round is a warm-up, not timed
+        for name, (model, opt) in runs.items():
+            started = time.perf_counter()
+            loss = _step(model, opt, ids, targets)
+            times[name].append(time.perf_counter() - started)
+            losses.setdefault(name, loss)
+    before = 1e3 * statistics.median(times["before"][1:])
+    after = 1e3 * statistics.median(times["after"][1:])
+    result = {
+        "before_ms": before,
+        "after_ms": after,
+        "speedup": before / after,
+        "loss_before": losses["before"],
+        "loss_after": losses["after"],
+    }
+    print(
+        f"step before {before:.1f} ms, after {after:.1f} ms ({before / after:.2f}x); "
+        f"first loss {losses['before']:.5f} / {losses['after']:.5f}"
+    )
+    return result
+    ### END SOLUTION
+
+
+# %% [markdown]
+# ### Test: accelerate keeps the model, and the step
+#
+# **What this checks and why.** After `accelerate`, the model has the same number of
+# parameters, gives the same logits, and trains to the same losses for a few steps: a
+# fused op that is fast but wrong is worthless. The times are printed, not asserted (the
+# machine decides them).
+
+
+# %% nbgrader={"grade": true, "grade_id": "test-accelerate", "locked": true, "points": 10, "schema_version": 3}
+def test_accelerate():
+    config = {"vocab": 50, "embed": 16, "layers": 2, "heads": 2, "seq": 12, "batch": 3}
+    plain, _ = _build(config, 0, False)
+    fast, _ = _build(config, 0, True)
+    assert isinstance(fast.blocks[0].attention, FusedAttention), "attention must be swapped"
+    assert isinstance(fast.lm_head, FusedLinear), "lm_head must be swapped"
+    assert plain.num_parameters() == fast.num_parameters(), (
+        f"same parameter count: {plain.num_parameters()} vs {fast.num_parameters()}"
+    )
+    ids = np.random.default_rng(0).integers(0, 50, size=(3, 12))
+    difference = np.abs(plain(ids).data - fast(ids).data).max()
+    assert difference < 1e-4, f"accelerated logits must match, max difference {difference:.2e}"
+    prompt = ids[0, :4]
+    plain_ids = plain.generate(prompt, 6, temperature=0, use_cache=True).data
+    fast_ids = fast.generate(prompt, 6, temperature=0, use_cache=True).data
+    assert np.array_equal(plain_ids, fast_ids), (
+        f"cached generation (module 14) must give the same tokens: {plain_ids} vs {fast_ids}"
+    )
+    result = compare_steps(config, steps=3)
+    assert abs(result["loss_before"] - result["loss_after"]) < 1e-4, f"same loss: {result}"
+    assert result["before_ms"] > 0 and result["after_ms"] > 0, f"times measured: {result}"
+
+
+if __name__ == "__main__":
+    test_accelerate()
+
+# %% [markdown]
+# ### What to expect
+#
+# On the 2-core VM of the course, shared with other jobs, with one BLAS thread: a larger
+# GPT step (B 16, T 64, D 128, L 4) went from 111 ms to 97 ms (1.13x), a long one (B 4,
+# T 256) from 154 ms to 130 ms (1.18x), with the same loss to 5 digits. The gain grows with T,
+# because the fused attention makes one pass where there were five and keeps one (T, T)
+# array instead of four. The products themselves are not faster: what is left is BLAS time
+# and GELU's tanh. Run `compare_steps` at your sizes and profile
+# both models with module 15 to see which rows shrank.
+
+# %% [markdown]
+# ## Reflect
+
+# %% [markdown]
+# **Q1 (memory).** For B = 4, H = 4, T = 256, how many bytes of (T, T) arrays does module
+# 12's attention keep for backward per layer, and how many does the fused op keep?
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "reflect-attention-memory", "locked": false, "schema_version": 3, "solution": true}
+# ### BEGIN SOLUTION
+# One (B, H, T, T) float32 array is 4 * 4 * 256 * 256 * 4 B = 4.2 MB. Module 12 keeps the
+# scores, the scaled scores, the masked scores and the softmax: about 16.8 MB per layer,
+# 67 MB for 4 layers. The fused op keeps only the probabilities, 4.2 MB per layer; the
+# scores are recomputable and not needed by the rule, and q, k, v are views of qkv, which
+# the graph keeps anyway.
+# ### END SOLUTION
+
+# %% [markdown]
+# **Q2 (threads).** Why did two BLAS threads make the step 5x slower on the shared machine,
+# while PyTorch and NumPy both default to one thread per core? When would you raise it?
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "reflect-threads", "locked": false, "schema_version": 3, "solution": true}
+# ### BEGIN SOLUTION
+# A threaded product splits the work and then waits for every part. When another process
+# holds a core, the second half waits for the scheduler (milliseconds) while the product
+# itself takes under a millisecond; OpenBLAS's idle workers also spin, stealing time from the
+# Python thread doing the elementwise work. The defaults assume a machine to yourself and
+# large products. Raise it when the machine is yours and the products are large (D of 512 or
+# more, big batches): measure both, as compare_steps does.
+# ### END SOLUTION
+
+# %% [markdown]
+# **Q3 (fusion).** `linear` saves the bias add. Count the passes over a (rows, out) array in
+# forward and backward before and after, and say why the gain is larger in backward.
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "reflect-fusion", "locked": false, "schema_version": 3, "solution": true}
+# ### BEGIN SOLUTION
+# Before: forward writes the product, then reads it and writes a new array for + b (two
+# writes, one read). After: the product, then b added in place (one write, one read-write).
+# Backward before: the add rule hands g to both inputs and the engine sums g over the rows for
+# b (unbroadcast), then the matmul rule; for a 3-D x the weight gradient used to need
+# reshapes the engine does per op. After: one rule does the sum, and skips dx for an input
+# that needs no gradient (a whole product saved at the first layer).
+# ### END SOLUTION
+
+# %% [markdown]
+# **Q4 (what breaks).** `accelerate` replaces the attention's q_proj, k_proj and v_proj by
+# one new qkv_proj. What breaks if you build the optimizer before calling it, and what else
+# in the course relied on q_proj?
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "reflect-breaks", "locked": false, "schema_version": 3, "solution": true}
+# ### BEGIN SOLUTION
+# The optimizer holds the old Tensors: Q, K and V would never be updated (their weights are
+# no longer in the model; qkv_proj's new Tensors are not in the optimizer), so the model
+# trains with frozen attention projections, silently. Module 14's NumPy decode path reads
+# `attention.q_proj` etc. to build its weights; FusedAttention keeps them as read-only views
+# into qkv_proj so cached generation still works (and gives the same tokens), but anything
+# that assigned to q_proj.weight would now write into a temporary view and be lost.
+# ### END SOLUTION
+
+# %%
+if __name__ == "__main__":
+    print("All tests passed for module 16_acceleration.")
