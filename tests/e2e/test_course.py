@@ -78,5 +78,6 @@ def test_every_milestone_passes_quick(fresh_course, completed, milestone):
     assert best["passed"] is True and best["result"]["passed"] is True
     result = best["result"]
     assert isinstance(result["seconds"], int | float) and result["seconds"] >= 0
-    assert 0.0 <= result["accuracy"] <= 1.0
+    # None: the milestone measures no accuracy (profile compares speed and loss)
+    assert result["accuracy"] is None or 0.0 <= result["accuracy"] <= 1.0
     assert result["final_loss"] is None or result["final_loss"] >= 0  # None: nothing trained
