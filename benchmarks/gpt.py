@@ -7,7 +7,10 @@ Each measurement alternates the two frameworks (A B A B ...) so that both see th
 machine state, and reports medians and the ratio tinytorch / PyTorch of throughput (higher is
 better for tinytorch). PyTorch is optional: without it only tinytorch's numbers are printed.
 Every training workload is measured three ways, interleaved: tinytorch's GPT as module 13
-builds it, the same GPT after module 16's `accelerate(model)`, and PyTorch.
+builds it, the same GPT after module 16's `accelerate(model)`, and PyTorch. Generation
+(greedy, batch 1) runs at two sizes (`GENERATION`: TinyGPT and the larger configuration), five
+ways interleaved: tinytorch and PyTorch each without and with a KV cache, and tinytorch's
+accelerated model with the cache; every run must give the same tokens.
 
 Threads are pinned the same way on both sides before anything is measured: `--threads N`
 (default 1) sets NumPy's BLAS library with threadpoolctl (module 16's `set_blas_threads`) and
@@ -199,24 +202,41 @@ def bench_training(name: str, config: dict, rounds: int) -> list[dict]:
     return rows
 
 
-def bench_generation(rounds: int, new_tokens: int = 100) -> list[dict]:
-    """Greedy generation of `new_tokens` after a 16-token prompt, without and with a KV cache.
+# Generation workloads: a model size (a training config's vocab, width, heads, layers), its
+# context, and a prompt and a number of new tokens that stay within that context.
+GENERATION = {
+    "tinygpt": dict(config="tinygpt-b8", context=128, prompt=16, new_tokens=100),
+    "larger": dict(config="larger-b16", context=64, prompt=16, new_tokens=48),
+}
 
-    The four runs (tinytorch and PyTorch, each without and with the cache) alternate in one
-    loop, so the cache's speed-up over recomputing is measured in the same machine state as
-    the comparison with PyTorch. PyTorch runs with one thread here: at batch 1 and width 32
-    there is nothing to split, and an idle second thread busy-waits (on a loaded 2-core
-    machine it made PyTorch's generation up to 30x slower).
-    """
-    config = CONFIGS["tinygpt-b8"]
+
+def _generation_model(config: dict, context: int, fused: bool) -> GPT:
+    """The GPT of `config` with `context` positions, weights from seed 0 (accelerated if asked)."""
     np.random.seed(0)
-    model = GPT(config["vocab"], config["dim"], config["layers"], config["heads"], 128)
-    prompt = list(range(16))
+    model = GPT(config["vocab"], config["dim"], config["layers"], config["heads"], context)
+    return accelerate(model) if fused else model
 
-    def ours(use_cache):
+
+def bench_generation(rounds: int, name: str = "tinygpt") -> list[dict]:
+    """Greedy generation at one size of GENERATION: tinytorch and PyTorch, without and with a
+    KV cache, and the same model after accelerate() with the cache.
+
+    The five runs alternate in one loop, so the cache's speed-up over recomputing is measured
+    in the same machine state as the comparison with PyTorch; every run must produce the
+    tokens of tinytorch without a cache. PyTorch runs with one thread here: at batch 1 there
+    is nothing to split, and an idle second thread busy-waits (on a loaded 2-core machine it
+    made PyTorch's generation up to 30x slower).
+    """
+    spec = GENERATION[name]
+    config, new_tokens = CONFIGS[spec["config"]], spec["new_tokens"]
+    model = _generation_model(config, spec["context"], fused=False)
+    fast = _generation_model(config, spec["context"], fused=True)
+    prompt = list(range(spec["prompt"]))
+
+    def ours(gpt, use_cache):
         def run():
-            ids = model.generate(prompt, new_tokens, temperature=0, use_cache=use_cache)
-            return ids.data[0].tolist()  # a Tensor (1, 16 + new); compared as a list below
+            ids = gpt.generate(prompt, new_tokens, temperature=0, use_cache=use_cache)
+            return ids.data[0].tolist()  # a Tensor (1, prompt + new); compared as a list below
 
         return run
 
@@ -234,7 +254,11 @@ def bench_generation(rounds: int, new_tokens: int = 100) -> list[dict]:
 
         return run
 
-    runs = {("tinytorch", False): ours(False), ("tinytorch", True): ours(True)}
+    runs = {
+        ("tinytorch", False): ours(model, False),
+        ("tinytorch", True): ours(model, True),
+        ("accelerated", True): ours(fast, True),
+    }
     threads = None
     if torch:
         twin = TorchGPT(model, config["heads"])
@@ -251,28 +275,36 @@ def bench_generation(rounds: int, new_tokens: int = 100) -> list[dict]:
         if threads:
             torch.set_num_threads(threads)
     median = {key: statistics.median(values) for key, values in seconds.items()}
+    size = (
+        f"{name}: V{config['vocab']} E{config['dim']} L{config['layers']} H{config['heads']}, "
+        f"context {spec['context']}"
+    )
     rows = []
-    for use_cache in (False, True):
+    for ours_key, label in (
+        (("tinytorch", False), "no cache"),
+        (("tinytorch", True), "KV cache"),
+        (("accelerated", True), "KV cache, accelerated"),
+    ):
+        use_cache = ours_key[1]
         row = {
             "benchmark": (
-                f"generate {new_tokens} tokens from a 16-token prompt "
-                f"({'KV cache' if use_cache else 'no cache'})"
+                f"generate {new_tokens} tokens from a {spec['prompt']}-token prompt "
+                f"({size}; {label})"
             ),
-            "tinytorch_ms": 1e3 * median[("tinytorch", use_cache)],
-            "tinytorch_tokens_per_s": new_tokens / median[("tinytorch", use_cache)],
-            "same_tokens_as_no_cache": tokens[("tinytorch", use_cache)]
-            == tokens[("tinytorch", False)],
+            "generation": name,
+            "tinytorch_ms": 1e3 * median[ours_key],
+            "tinytorch_tokens_per_s": new_tokens / median[ours_key],
+            "same_tokens_as_no_cache": tokens[ours_key] == tokens[("tinytorch", False)],
         }
-        if torch:
+        if torch:  # against PyTorch in the same mode (without or with its cache)
             row["torch_ms"] = 1e3 * median[("torch", use_cache)]
-            row["ratio"] = median[("torch", use_cache)] / median[("tinytorch", use_cache)]
-            row["same_tokens_as_torch"] = (
-                tokens[("tinytorch", use_cache)] == tokens[("torch", use_cache)]
-            )
+            ratios = [
+                t / o for t, o in zip(seconds[("torch", use_cache)], seconds[ours_key], strict=True)
+            ]
+            row["ratio"] = statistics.median(ratios)  # per round: both saw the same machine
+            row["same_tokens_as_torch"] = tokens[ours_key] == tokens[("torch", use_cache)]
         if use_cache:
-            row["speedup_over_own_recompute"] = (
-                median[("tinytorch", False)] / median[("tinytorch", True)]
-            )
+            row["speedup_over_own_recompute"] = median[("tinytorch", False)] / median[ours_key]
             if torch:
                 row["torch_speedup_over_own_recompute"] = (
                     median[("torch", False)] / median[("torch", True)]
@@ -380,7 +412,7 @@ def bench_memory(name: str, config: dict, rounds: int) -> dict:
         for framework in frameworks:
             runs[framework].append(measure_rss(framework, name))
     for framework, results in runs.items():
-        if any(r is None for r in results):
+        if not results or any(r is None for r in results):  # no rounds, or not Linux
             continue
         label = framework
         row[f"{label}_rss_mb"] = statistics.median(r["footprint_kib"] for r in results) * 1024 / 1e6
@@ -421,7 +453,9 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument("--threads", type=int, default=1, help="BLAS / intra-op threads, both")
     parser.add_argument("--only", nargs="*", choices=sorted(CONFIGS), help="training workloads")
-    parser.add_argument("--memory-rounds", type=int, default=3, help="fresh processes per row")
+    parser.add_argument(
+        "--memory-rounds", type=int, default=3, help="fresh processes per row; 0 skips memory"
+    )
     parser.add_argument("--no-generation", action="store_true", help="skip the generation rows")
     args = parser.parse_args()
     pinned = set_blas_threads(args.threads)
@@ -434,8 +468,12 @@ def main() -> None:
         row for name, config in configs.items() for row in bench_training(name, config, args.rounds)
     ]
     if not args.no_generation:
-        rows += bench_generation(args.rounds)
-    memory = [bench_memory(name, config, args.memory_rounds) for name, config in configs.items()]
+        rows += [row for name in GENERATION for row in bench_generation(args.rounds, name)]
+    memory = []
+    if args.memory_rounds > 0:  # 0 skips the memory table (each round starts new processes)
+        memory = [
+            bench_memory(name, config, args.memory_rounds) for name, config in configs.items()
+        ]
     peak = matmul_peak()
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, python "
@@ -449,22 +487,21 @@ def main() -> None:
         ratio = f"{row['ratio']:.2f}x" if "ratio" in row else "n/a"
         theirs = f"{row['torch_ms']:.2f}" if "torch_ms" in row else "n/a"
         print(f"| {row['benchmark']} | {row['tinytorch_ms']:.2f} | {theirs} | {ratio} |")
-    cached = rows[-1]
-    line = (
-        ""
-        if args.no_generation
-        else (
-            f"\nKV cache: tinytorch {cached['speedup_over_own_recompute']:.2f}x faster than "
-            "its own "
-            f"generation without a cache (same tokens: {cached['same_tokens_as_no_cache']})"
+    for row in rows:
+        if "speedup_over_own_recompute" not in row:
+            continue
+        line = (
+            f"KV cache ({row['generation']}"
+            f"{', accelerated' if 'accelerated' in row['benchmark'] else ''}): tinytorch "
+            f"{row['speedup_over_own_recompute']:.2f}x faster than its own generation without a "
+            f"cache (same tokens: {row['same_tokens_as_no_cache']})"
         )
-    )
-    if torch and not args.no_generation:
-        line += (
-            f"; PyTorch {cached['torch_speedup_over_own_recompute']:.2f}x over its own; "
-            f"same tokens as PyTorch: {cached['same_tokens_as_torch']}"
-        )
-    print(line)
+        if torch:
+            line += (
+                f"; PyTorch {row['torch_speedup_over_own_recompute']:.2f}x over its own; "
+                f"same tokens as PyTorch: {row['same_tokens_as_torch']}"
+            )
+        print(line)
     achieved = None
     larger = [r for r in rows if r["benchmark"] == "train larger-b16"]
     if larger:
@@ -473,29 +510,30 @@ def main() -> None:
             f"larger-b16 training: {achieved:.2f} GFLOP/s achieved; NumPy float32 matmul peak "
             f"{peak:.1f} GFLOP/s ({100 * achieved / peak:.1f}% of peak)"
         )
-    print(
-        "\n| one training step, MB (10^6 bytes) | tracemalloc peak (plain / accelerated) "
-        "| tinytorch RSS (plain / accelerated) | PyTorch RSS | PyTorch / tinytorch RSS "
-        "(plain / accelerated) |"
-    )
-    print("|---|---|---|---|---|")
-    for row in memory:
-        traced = (
-            f"{row['tinytorch_tracemalloc_mb']:.1f} / "
-            f"{row['tinytorch-accelerated_tracemalloc_mb']:.1f}"
+    if memory:
+        print(
+            "\n| one training step, MB (10^6 bytes) | tracemalloc peak (plain / accelerated) "
+            "| tinytorch RSS (plain / accelerated) | PyTorch RSS | PyTorch / tinytorch RSS "
+            "(plain / accelerated) |"
         )
-        ours = (
-            f"{row['tinytorch_rss_mb']:.1f} / {row['tinytorch-accelerated_rss_mb']:.1f}"
-            if "tinytorch_rss_mb" in row
-            else "n/a"
-        )
-        theirs = f"{row['torch_rss_mb']:.1f}" if "torch_rss_mb" in row else "n/a"
-        ratio = (
-            f"{row['rss_ratio']:.2f}x / {row['rss_ratio_accelerated']:.2f}x"
-            if "rss_ratio" in row
-            else "n/a"
-        )
-        print(f"| {row['benchmark']} | {traced} | {ours} | {theirs} | {ratio} |")
+        print("|---|---|---|---|---|")
+        for row in memory:
+            traced = (
+                f"{row['tinytorch_tracemalloc_mb']:.1f} / "
+                f"{row['tinytorch-accelerated_tracemalloc_mb']:.1f}"
+            )
+            ours = (
+                f"{row['tinytorch_rss_mb']:.1f} / {row['tinytorch-accelerated_rss_mb']:.1f}"
+                if "tinytorch_rss_mb" in row
+                else "n/a"
+            )
+            theirs = f"{row['torch_rss_mb']:.1f}" if "torch_rss_mb" in row else "n/a"
+            ratio = (
+                f"{row['rss_ratio']:.2f}x / {row['rss_ratio_accelerated']:.2f}x"
+                if "rss_ratio" in row
+                else "n/a"
+            )
+            print(f"| {row['benchmark']} | {traced} | {ours} | {theirs} | {ratio} |")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(

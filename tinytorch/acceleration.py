@@ -14,6 +14,7 @@ __all__ = [
     "FusedAttention",
     "accelerate",
     "compare_steps",
+    "compare_generation",
 ]
 
 # ── from modules/16_acceleration/acceleration_dev.py ──
@@ -223,19 +224,29 @@ class FusedAttention(Module):
     def forward(self, x, mask=None) -> Tensor:
         return self.out_proj(fused_attention(self.qkv_proj(x), self.num_heads, mask))
 
-    def _projection(self, index: int) -> FusedLinear:
-        """Q (0), K (1) or V (2) as a layer over views of qkv_proj's columns, for inference."""
-        columns = slice(index * self.embed_dim, (index + 1) * self.embed_dim)
-        weight, bias = self.qkv_proj.weight.data, self.qkv_proj.bias.data
-        return FusedLinear(
-            Tensor(weight[:, columns], dtype=weight.dtype), Tensor(bias[columns], dtype=bias.dtype)
-        )
+    def attend_cached(self, x, cache, layer: int) -> Tensor:
+        """Module 14's hook: attention of new positions x (B, T_new, D) against a KV cache.
 
-    # Module 14's KV cache reads q_proj, k_proj and v_proj: these are views into qkv_proj (no
-    # copies, no gradients), so cached generation works on an accelerated model too.
-    q_proj = property(lambda self: self._projection(0))
-    k_proj = property(lambda self: self._projection(1))
-    v_proj = property(lambda self: self._projection(2))
+        Section 6. ONE (D, 3D) product (`linear`) gives q, k, v; k and v are stored with
+        cache.update(layer, k, v) (not advanced); new position i attends to keys 0 ..
+        cache.length + i; returns out_proj of the merged heads (B, T_new, D). Values only
+        (generation runs under no_grad).
+        """
+        batch, new, _ = x.shape
+        qkv = self.qkv_proj(x).data  # (B, T_new, 3D): one `linear` op
+        parts = qkv.reshape(batch, new, 3, self.num_heads, self.head_dim).transpose(2, 0, 3, 1, 4)
+        start = cache.length
+        keys, values = cache.update(layer, parts[1], parts[2])  # (B, H, start + T_new, d)
+        scores = parts[0] @ keys.swapaxes(-1, -2)  # (B, H, T_new, start + T_new)
+        scores *= 1.0 / math.sqrt(self.head_dim)
+        if new > 1:  # one new token may see every key; a chunk needs the offset causal mask
+            allowed = np.arange(start + new)[None, :] <= (start + np.arange(new))[:, None]
+            scores += mask_bias(allowed, scores.shape, scores.dtype)
+        scores -= scores.max(axis=-1, keepdims=True)
+        np.exp(scores, out=scores)
+        scores /= scores.sum(axis=-1, keepdims=True)
+        merged = (scores @ values).transpose(0, 2, 1, 3).reshape(batch, new, self.embed_dim)
+        return self.out_proj(Tensor(merged, dtype=merged.dtype))
 
 
 def accelerate(model: GPT) -> GPT:
@@ -298,3 +309,31 @@ def compare_steps(config: dict, steps: int = 5, seed: int = 0) -> dict:
         f"first loss {losses['before']:.5f} / {losses['after']:.5f}"
     )
     return result
+
+
+def compare_generation(config: dict, new_tokens: int = 32, rounds: int = 3, seed: int = 0) -> dict:
+    """Median cached-generation time of a GPT before and after accelerate(); same tokens?"""
+    models = {}
+    for name in ("plain", "accelerated"):
+        np.random.seed(seed)
+        model = GPT(
+            config["vocab"], config["embed"], config["layers"], config["heads"], config["seq"]
+        )
+        models[name] = accelerate(model) if name == "accelerated" else model
+    prompt = np.random.default_rng(seed).integers(0, config["vocab"], 8)
+    expected = models["plain"].generate(prompt, new_tokens, temperature=0).data  # no cache
+    times = {name: [] for name in models}
+    same = True
+    for _ in range(rounds + 1):  # the first round is a warm-up, not timed
+        for name, model in models.items():
+            started = time.perf_counter()
+            ids = model.generate(prompt, new_tokens, temperature=0, use_cache=True).data
+            times[name].append(time.perf_counter() - started)
+            same = same and np.array_equal(ids, expected)
+    plain = 1e3 * statistics.median(times["plain"][1:])
+    fast = 1e3 * statistics.median(times["accelerated"][1:])
+    print(
+        f"{new_tokens} tokens with the cache: plain {plain:.1f} ms, accelerated {fast:.1f} ms "
+        f"({plain / fast:.2f}x); same tokens as generate without a cache: {same}"
+    )
+    return {"plain_ms": plain, "accelerated_ms": fast, "speedup": plain / fast, "same_tokens": same}

@@ -529,19 +529,29 @@ class FusedAttention(Module):
     def forward(self, x, mask=None) -> Tensor:
         return self.out_proj(fused_attention(self.qkv_proj(x), self.num_heads, mask))
 
-    def _projection(self, index: int) -> FusedLinear:
-        """Q (0), K (1) or V (2) as a layer over views of qkv_proj's columns, for inference."""
-        columns = slice(index * self.embed_dim, (index + 1) * self.embed_dim)
-        weight, bias = self.qkv_proj.weight.data, self.qkv_proj.bias.data
-        return FusedLinear(
-            Tensor(weight[:, columns], dtype=weight.dtype), Tensor(bias[columns], dtype=bias.dtype)
-        )
+    def attend_cached(self, x, cache, layer: int) -> Tensor:
+        """Module 14's hook: attention of new positions x (B, T_new, D) against a KV cache.
 
-    # Module 14's KV cache reads q_proj, k_proj and v_proj: these are views into qkv_proj (no
-    # copies, no gradients), so cached generation works on an accelerated model too.
-    q_proj = property(lambda self: self._projection(0))
-    k_proj = property(lambda self: self._projection(1))
-    v_proj = property(lambda self: self._projection(2))
+        Section 6. ONE (D, 3D) product (`linear`) gives q, k, v; k and v are stored with
+        cache.update(layer, k, v) (not advanced); new position i attends to keys 0 ..
+        cache.length + i; returns out_proj of the merged heads (B, T_new, D). Values only
+        (generation runs under no_grad).
+        """
+        batch, new, _ = x.shape
+        qkv = self.qkv_proj(x).data  # (B, T_new, 3D): one `linear` op
+        parts = qkv.reshape(batch, new, 3, self.num_heads, self.head_dim).transpose(2, 0, 3, 1, 4)
+        start = cache.length
+        keys, values = cache.update(layer, parts[1], parts[2])  # (B, H, start + T_new, d)
+        scores = parts[0] @ keys.swapaxes(-1, -2)  # (B, H, T_new, start + T_new)
+        scores *= 1.0 / math.sqrt(self.head_dim)
+        if new > 1:  # one new token may see every key; a chunk needs the offset causal mask
+            allowed = np.arange(start + new)[None, :] <= (start + np.arange(new))[:, None]
+            scores += mask_bias(allowed, scores.shape, scores.dtype)
+        scores -= scores.max(axis=-1, keepdims=True)
+        np.exp(scores, out=scores)
+        scores /= scores.sum(axis=-1, keepdims=True)
+        merged = (scores @ values).transpose(0, 2, 1, 3).reshape(batch, new, self.embed_dim)
+        return self.out_proj(Tensor(merged, dtype=merged.dtype))
 
 
 # %% [markdown]
@@ -778,6 +788,127 @@ if __name__ == "__main__":
 # into qkv_proj so cached generation still works (and gives the same tokens), but anything
 # that assigned to q_proj.weight would now write into a temporary view and be lost.
 # ### END SOLUTION
+
+# %% [markdown]
+# ## 6. Generation with the KV cache, accelerated
+#
+# Module 14's `generate_with_cache` has no model of its own: each step runs the model's
+# modules (`forward_with_cache`) on the new positions only. After `accelerate(model)` those
+# modules are `FastLayerNorm`, `FusedLinear` and `FusedAttention`, so an accelerated model
+# generates through the same function, with the same cache, and the same tokens. One piece
+# needs help: module 14's `attend_with_cache` splits heads after `q_proj`, `k_proj` and
+# `v_proj`, which `FusedAttention` does not have. So `attend_with_cache` first asks the
+# attention module: if it has a method `attend_cached(x, cache, layer)`, that method does the
+# work. `FusedAttention.attend_cached` (given, in section 4's class) is the cached attention
+# with **one** projection:
+#
+# ```
+# x (B, T_new, D) ─qkv_proj: one `linear` op─► (B, T_new, 3D)      one product, not three
+#   ─reshape (B, T_new, 3, H, d), transpose (2, 0, 3, 1, 4)─► q, k, v (B, H, T_new, d) views
+# k, v ─cache.update(layer, k, v)─► keys, values (B, H, S, d)      S = start + T_new
+# scores = q keysᵀ;  *= 1/√d;  (+ the offset causal bias if T_new > 1);  softmax in place
+# scores @ values ─merge─► (B, T_new, D) ─out_proj─► (B, T_new, D)
+# ```
+#
+# Worked for TinyGPT (D = 32, H = 4, d = 8), a step after 16 cached positions: x (1, 1, 32)
+# times W_qkv (32, 96) gives (1, 1, 96); q, k, v are (1, 4, 1, 8); the cache returns keys
+# and values (1, 4, 17, 8); the scores are (1, 4, 1, 17), 68 numbers. The arrays are tiny, so
+# the count of operations is what matters: module 12's path records, per layer, three
+# Linear layers (a product and a bias add each) and five attention ops (transpose, product,
+# scale, softmax, product); `attend_cached` records two (the two `linear` ops), and the rest
+# is a dozen NumPy calls on arrays, with no `Tensor` built for them. Under `no_grad` nothing
+# is saved for backward, so the softmax may overwrite the scores in place.
+#
+# **Specify.** `compare_generation(config, new_tokens=32, rounds=3, seed=0) -> dict`: builds
+# two GPTs of `config` (as `_build` does, the same seed, no optimizer), accelerates the
+# second, takes the prompt `np.random.default_rng(seed).integers(0, config["vocab"], 8)`,
+# and generates `new_tokens` greedily (`temperature=0`) with `use_cache=True` from each,
+# alternating (plain, accelerated, plain, ...; the first round is a warm-up, not timed).
+# Returns `{"plain_ms", "accelerated_ms", "speedup", "same_tokens"}`: medians, their ratio,
+# and whether every generation equals the plain model's `generate` **without** a cache.
+
+
+# %% nbgrader={"grade": false, "grade_id": "accelerated-generation", "locked": false, "schema_version": 3, "solution": true}
+#| export
+def compare_generation(config: dict, new_tokens: int = 32, rounds: int = 3, seed: int = 0) -> dict:
+    """Median cached-generation time of a GPT before and after accelerate(); same tokens?"""
+    ### BEGIN SOLUTION
+    models = {}
+    for name in ("plain", "accelerated"):
+        np.random.seed(seed)
+        model = GPT(
+            config["vocab"], config["embed"], config["layers"], config["heads"], config["seq"]
+        )
+        models[name] = accelerate(model) if name == "accelerated" else model
+    prompt = np.random.default_rng(seed).integers(0, config["vocab"], 8)
+    expected = models["plain"].generate(prompt, new_tokens, temperature=0).data  # no cache
+    times = {name: [] for name in models}
+    same = True
+    for _ in range(rounds + 1):  # the first round is a warm-up, not timed
+        for name, model in models.items():
+            started = time.perf_counter()
+            ids = model.generate(prompt, new_tokens, temperature=0, use_cache=True).data
+            times[name].append(time.perf_counter() - started)
+            same = same and np.array_equal(ids, expected)
+    plain = 1e3 * statistics.median(times["plain"][1:])
+    fast = 1e3 * statistics.median(times["accelerated"][1:])
+    print(
+        f"{new_tokens} tokens with the cache: plain {plain:.1f} ms, accelerated {fast:.1f} ms "
+        f"({plain / fast:.2f}x); same tokens as generate without a cache: {same}"
+    )
+    return {"plain_ms": plain, "accelerated_ms": fast, "speedup": plain / fast, "same_tokens": same}
+    ### END SOLUTION
+
+
+# %% [markdown]
+# ### Test: an accelerated model generates the same tokens with the cache
+#
+# **What this checks and why.** `compare_generation` on a small GPT reports identical tokens;
+# then, in float64, an accelerated model's cached logits (a prefill of 4, then one token at
+# a time) equal its full forward at every position to 1e-10, so `attend_cached` stores the
+# right keys at the right positions and masks a chunk correctly; and seeded top-k sampling
+# for a batch of two, past `max_seq_len` (the cache is cleared and the window re-run), gives
+# `GPT.generate`'s tokens without a cache. Times are printed, not asserted.
+
+
+# %% nbgrader={"grade": true, "grade_id": "test-accelerated-generation", "locked": true, "points": 5, "schema_version": 3}
+def test_accelerated_generation():
+    from tinytorch.core.autograd import no_grad
+    from tinytorch.generation.kv_cache import forward_with_cache, generate_with_cache, new_cache
+
+    config = {"vocab": 40, "embed": 16, "layers": 2, "heads": 4, "seq": 12, "batch": 1}
+    result = compare_generation(config, new_tokens=10, rounds=1)
+    assert result["same_tokens"], f"the same tokens with and without the cache: {result}"
+    assert result["plain_ms"] > 0 and result["accelerated_ms"] > 0, f"times measured: {result}"
+    np.random.seed(1)
+    model = accelerate(GPT(40, 16, 2, 4, 10))
+    for p in model.parameters():
+        p.data = p.data.astype(np.float64)
+    ids = np.random.default_rng(2).integers(0, 40, size=(2, 10))
+    with no_grad():
+        full = model(ids).data
+        cache = new_cache(model, batch=2)
+        pieces = [forward_with_cache(model, ids[:, :4], cache).data]
+        pieces += [forward_with_cache(model, ids[:, i : i + 1], cache).data for i in range(4, 10)]
+    difference = np.abs(np.concatenate(pieces, axis=1) - full).max()
+    assert difference < 1e-10, f"cached logits equal the full forward, differ by {difference:.2e}"
+    prompts = [[1, 2, 3], [4, 5, 6]]
+    plain = model.generate(prompts, 12, temperature=1.0, top_k=5, rng=np.random.default_rng(7))
+    cached = generate_with_cache(
+        model, prompts, 12, temperature=1.0, top_k=5, rng=np.random.default_rng(7)
+    )
+    assert np.array_equal(plain.data, cached.data), (
+        f"sampled, a batch of two, past max_seq_len 10:\n{plain.data}\nvs\n{cached.data}"
+    )
+
+
+if __name__ == "__main__":
+    test_accelerated_generation()
+
+# %% [markdown]
+# ### What to expect
+#
+# WHAT_TO_EXPECT
 
 # %%
 if __name__ == "__main__":

@@ -8,20 +8,15 @@ __all__ = [
     "attend_with_cache",
     "forward_with_cache",
     "new_cache",
-    "InferenceWeights",
-    "fast_forward_with_cache",
     "generate_with_cache",
     "analyze_cache_memory",
 ]
 
 # ── from modules/14_kvcache/kvcache_dev.py ──
 
-import math
-
 import numpy as np
 
-from tinytorch.core.activations import GELU
-from tinytorch.core.attention import mask_bias, scaled_dot_product_attention
+from tinytorch.core.attention import scaled_dot_product_attention
 from tinytorch.core.autograd import no_grad
 from tinytorch.core.tensor import Tensor
 from tinytorch.models.transformer import _pick
@@ -71,26 +66,27 @@ def attend_with_cache(attention, x: Tensor, cache: KVCache, layer: int) -> Tenso
     """MultiHeadAttention.forward for new positions x (B, T_new, D), using and filling the cache.
 
     New position i (absolute cache.length + i) attends to cached and new keys 0 .. length + i.
-    Calls cache.update(layer, k, v), not advance. Returns (B, T_new, D).
+    Calls cache.update(layer, k, v), not advance. Returns (B, T_new, D), values only (no
+    graph through the cache). If `attention` has attend_cached(x, cache, layer), its result.
     """
+    if hasattr(attention, "attend_cached"):  # given: a module with its own way (module 16)
+        return attention.attend_cached(x, cache, layer)
     batch, new, dim = x.shape
     heads, head_dim = attention.num_heads, attention.head_dim
 
-    def split(t: Tensor) -> Tensor:  # (B, T_new, D) -> (B, H, T_new, d_k)
-        return t.reshape(batch, new, heads, head_dim).permute(0, 2, 1, 3)
+    def split(t: Tensor) -> np.ndarray:  # (B, T_new, D) -> (B, H, T_new, d_k), a view
+        return t.data.reshape(batch, new, heads, head_dim).transpose(0, 2, 1, 3)
 
     q = split(attention.q_proj(x))
-    k = split(attention.k_proj(x))
-    v = split(attention.v_proj(x))
     start = cache.length
-    keys, values = cache.update(layer, k.data, v.data)  # (B, H, start + T_new, d_k)
+    keys, values = cache.update(layer, split(attention.k_proj(x)), split(attention.v_proj(x)))
     mask = None  # one new token may see everything cached
     if new > 1:
         mask = np.arange(start + new)[None, :] <= (start + np.arange(new))[:, None]
-    keys, values = Tensor(keys, dtype=keys.dtype), Tensor(values, dtype=values.dtype)
+    q, keys, values = (Tensor(a, dtype=a.dtype) for a in (q, keys, values))
     attended, _ = scaled_dot_product_attention(q, keys, values, mask)  # (B, H, T_new, d_k)
-    merged = attended.permute(0, 2, 1, 3).reshape(batch, new, dim)
-    return attention.out_proj(merged)
+    merged = attended.data.transpose(0, 2, 1, 3).reshape(batch, new, dim)
+    return attention.out_proj(Tensor(merged, dtype=merged.dtype))
 
 
 def forward_with_cache(model, ids: np.ndarray, cache: KVCache) -> Tensor:
@@ -121,131 +117,12 @@ def new_cache(model, batch: int = 1) -> KVCache:
     )
 
 
-class InferenceWeights:
-    """The model's parameters prepared for decoding: arrays, with constants folded in.
-
-    Built at the start of every generate_with_cache call (weights may have been trained since).
-    Per block: W_qkv = γ₁·[W_q/√d_k | W_k | W_v] (D, 3D) and its bias, W_o, γ₂·W_1, W_2 and
-    their biases, and the MLP's activation; then γ_f·W_head. Biases are (1, N) rows.
-    """
-
-    def __init__(self, model):
-        self.token = model.token_embedding.weight.data
-        self.position = model.position_embedding.weight.data
-        self.dtype = self.token.dtype
-        self.embed_dim = self.token.shape[1]
-        self.num_heads = model.blocks[0].attention.num_heads if model.blocks else 1
-        self.head_dim = self.embed_dim // self.num_heads
-        # constants as 0-d arrays: rounded as NumPy rounds a Python float, without converting
-        # the float at every operation (which costs as much as the operation at these sizes)
-        self.one, self.half, self.gelu_cubic, self.gelu_factor = (
-            np.asarray(value, dtype=self.dtype)
-            for value in (1.0, 0.5, 0.044715, math.sqrt(2.0 / math.pi))
-        )
-        dim = self.embed_dim
-        self.mean_column = np.full((dim, 1), 1.0 / dim, dtype=self.dtype)  # x @ it = mean(x)
-        self.centering = (np.eye(dim) - 1.0 / dim).astype(self.dtype)  # x @ it = x − mean(x)
-        self.layers = []
-        for block in model.blocks:
-            attention = block.attention
-            scale = 1.0 / math.sqrt(self.head_dim)  # softmax(q·kᵀ/√d_k): scale q's columns
-            q_weight, q_bias = self.arrays(attention.q_proj)
-            k_weight, k_bias = self.arrays(attention.k_proj)
-            v_weight, v_bias = self.arrays(attention.v_proj)
-            qkv_weight = np.concatenate([q_weight * scale, k_weight, v_weight], axis=1)
-            qkv_bias = np.concatenate([q_bias * scale, k_bias, v_bias], axis=1)
-            self.layers.append(
-                (
-                    self.eps(block.ln1),
-                    *self.fold(block.ln1, qkv_weight, qkv_bias),
-                    *self.arrays(attention.out_proj),
-                    self.eps(block.ln2),
-                    *self.fold(block.ln2, *self.arrays(block.mlp.linear1)),
-                    self.activation(block.mlp.gelu),
-                    *self.arrays(block.mlp.linear2),
-                )
-            )
-        self.final_eps = self.eps(model.ln_f)
-        self.head = self.fold(model.ln_f, *self.arrays(model.lm_head))
-
-    def arrays(self, linear) -> tuple:
-        """(W, b) of a Linear as float arrays of the model's dtype; b as a (1, N) row, zeros
-        if the layer has no bias (adding 0.0 changes no number)."""
-        weight = np.asarray(linear.weight.data, dtype=self.dtype)
-        if linear.bias is None:
-            return weight, np.zeros((1, weight.shape[1]), dtype=self.dtype)
-        return weight, np.asarray(linear.bias.data, dtype=self.dtype).reshape(1, -1)
-
-    def fold(self, norm, weight, bias) -> tuple:
-        """(x̂·γ + β) @ W + b = x̂ @ (γ[:, None]·W) + (β @ W + b): LayerNorm's scale and shift
-        moved into the matmul that follows it."""
-        gamma, beta = norm.gamma.data.astype(self.dtype), norm.beta.data.astype(self.dtype)
-        return gamma[:, None] * weight, beta[None, :].dot(weight) + bias
-
-    def eps(self, norm) -> np.ndarray:
-        return np.asarray(norm.eps, dtype=self.dtype)
-
-    def activation(self, module):
-        """The MLP's activation on arrays: the tanh GELU inline, anything else via the module."""
-        if isinstance(module, GELU) and module.approximate == "tanh":
-            return self.gelu_tanh
-        return lambda a: module(Tensor(a, dtype=a.dtype)).data
-
-    def gelu_tanh(self, x: np.ndarray) -> np.ndarray:
-        """gelu(x, "tanh") of module 02 on an array, operation for operation:
-        0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))."""
-        inner = x * x
-        inner *= self.gelu_cubic * x
-        inner += x
-        inner *= self.gelu_factor
-        out = np.tanh(inner)
-        out += self.one
-        out *= self.half * x
-        return out
-
-    def normalize(self, x: np.ndarray, eps) -> np.ndarray:
-        """(x − mean(x)) / √(var(x) + ε) over the last axis; γ and β are in the next matmul."""
-        centered = x.dot(self.centering)  # x − mean(x) is linear in x: one matrix product
-        variance = (centered * centered).dot(self.mean_column)  # (rows, 1)
-        return centered / np.sqrt(variance + eps)
-
-
-def fast_forward_with_cache(w: InferenceWeights, ids: np.ndarray, cache: KVCache) -> np.ndarray:
-    """forward_with_cache on arrays: logits (B, T_new, vocab) as an ndarray, filling the cache.
-
-    `w = InferenceWeights(model)`; ids must be valid token ids (generate_with_cache checks).
-    """
-    batch, new = ids.shape
-    start = cache.length
-    rows, dim, heads, head_dim = batch * new, w.embed_dim, w.num_heads, w.head_dim
-    x = (w.token[ids] + w.position[start : start + new]).reshape(rows, dim)  # (B·T, D)
-    bias = None
-    if new > 1:  # as in attend_with_cache: new position i sees columns 0 .. start + i
-        allowed = np.arange(start + new)[None, :] <= (start + np.arange(new))[:, None]
-        bias = mask_bias(allowed, (batch, heads, new, start + new), w.dtype)
-    for layer, (eps1, w_qkv, b_qkv, w_o, b_o, eps2, w_1, b_1, act, w_2, b_2) in enumerate(w.layers):
-        qkv = w.normalize(x, eps1).dot(w_qkv) + b_qkv  # (B·T, 3D): q/√d_k, k, v side by side
-        q, k, v = qkv.reshape(batch, new, 3, heads, head_dim).transpose(2, 0, 3, 1, 4)
-        keys, values = cache.update(layer, k, v)  # (B, H, start + T, d_k)
-        scores = q @ keys.transpose(0, 1, 3, 2)  # (B, H, T, start + T), already scaled
-        if bias is not None:
-            scores = scores + bias
-        e = np.exp(scores - np.maximum.reduce(scores, -1, keepdims=True))
-        attended = (e / np.add.reduce(e, -1, keepdims=True)) @ values  # (B, H, T, d_k)
-        x = x + (attended.transpose(0, 2, 1, 3).reshape(rows, dim).dot(w_o) + b_o)
-        x = x + (act(w.normalize(x, eps2).dot(w_1) + b_1).dot(w_2) + b_2)
-    cache.advance(new)
-    w_head, b_head = w.head
-    logits = w.normalize(x, w.final_eps).dot(w_head) + b_head
-    return logits.reshape(batch, new, -1)
-
-
 def generate_with_cache(
     model, prompt_tokens, max_new_tokens=50, temperature=1.0, top_k=None, stop_token=None, rng=None
 ) -> Tensor:
     """GPT.generate, with a KV cache: the same ids (B, T + new), one position of work per step.
 
-    Prefill, then one token per step through fast_forward_with_cache; _pick as in module 13;
+    Prefill, then one token per step through forward_with_cache; _pick as in module 13;
     past max_seq_len the cache is cleared and the cropped context re-run.
     """
     ids = model._prompt_batch(prompt_tokens)  # (B, T), checked as GPT.generate checks it
@@ -255,9 +132,8 @@ def generate_with_cache(
     model.eval()
     try:
         with no_grad():
-            weights = InferenceWeights(model)
             cache = new_cache(model, batch=len(ids))
-            logits = fast_forward_with_cache(weights, ids[:, -model.max_seq_len :], cache)
+            logits = forward_with_cache(model, ids[:, -model.max_seq_len :], cache).data
             for step in range(max_new_tokens):
                 chosen = _pick(logits[:, -1], temperature, top_k, rng, stopped, stop_token)
                 ids = np.concatenate([ids, chosen[:, None]], axis=1)
@@ -268,10 +144,10 @@ def generate_with_cache(
                 if step == max_new_tokens - 1:
                     break  # the last token is chosen: no logits needed after it
                 if cache.length < model.max_seq_len:
-                    logits = fast_forward_with_cache(weights, ids[:, -1:], cache)
+                    logits = forward_with_cache(model, ids[:, -1:], cache).data
                 else:  # the window slides: positions shift, so re-run the cropped context
                     cache.clear()
-                    logits = fast_forward_with_cache(weights, ids[:, -model.max_seq_len :], cache)
+                    logits = forward_with_cache(model, ids[:, -model.max_seq_len :], cache).data
     finally:
         model.train(was_training)
     return Tensor(ids)
