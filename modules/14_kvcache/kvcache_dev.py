@@ -654,34 +654,65 @@ if __name__ == "__main__":
     test_same_tokens_with_and_without_cache()
 
 # %% [markdown]
-# ### Test: one position of work per step
+# ### Counting the work
 #
-# **What this checks and why.** Identical tokens do not prove that the cache is used: a loop
-# that ignores it and runs the whole context at every step passes the test above. Here a
-# recorder around `lm_head` notes how many positions each forward pass runs. A 5-token
-# prompt and 10 new tokens with `max_seq_len` = 8 must run 5 (the prefill), then 1, 1, 1
-# (the cache fills to 8), then 8 at every step once the window slides, and nothing after
-# the last token: `[5, 1, 1, 1, 8, 8, 8, 8, 8, 8]`. Then every block's attention is wrapped
-# in a module with its own `attend_cached` (the hook of section 3, which module 16 uses):
-# your `forward_with_cache` must reach it through `attend_with_cache`, once per block and
-# forward pass, and the tokens must stay those of `model.generate`.
+# Identical tokens do not prove that the cache is used: a loop that ignores it and runs the
+# whole context at every step passes the test above. `positions_per_step` (given) looks
+# inside: it wraps `model.lm_head` in a module that notes how many positions (T) each forward
+# pass hands it, generates greedily with `generate_with_cache`, puts the head back, and
+# returns the list. For a 5-token prompt and 10 new tokens with `max_seq_len` = 8, worked out
+# from the loop above:
+#
+# ```
+# prefill 5 │ 1 1 1 (the cache fills: 6, 7, 8) │ 8 8 8 8 8 8 (window slides: re-run) │ stop
+# ```
+#
+# 10 forward passes for 10 tokens: none after the last one.
+
+
+# %%
+from tinytorch.core.layers import Module
+
+
+class _PositionRecorder(Module):
+    """A layer that notes the positions (T) of every input, then runs the wrapped layer."""
+
+    def __init__(self, layer):
+        super().__init__()
+        self.layer, self.rows = layer, []
+
+    def forward(self, x):
+        self.rows.append(x.shape[1])
+        return self.layer(x)
+
+
+def positions_per_step(model, prompt_tokens, max_new_tokens: int) -> list:
+    """The positions each forward pass of a greedy generate_with_cache runs, in order."""
+    head = model.lm_head
+    model.lm_head = _PositionRecorder(head)
+    try:
+        generate_with_cache(model, prompt_tokens, max_new_tokens, temperature=0)
+        rows = model.lm_head.rows
+    finally:
+        model.lm_head = head
+    print(f"positions per forward pass: {rows}")
+    return rows
+
+
+# %% [markdown]
+# ### Test: one position of work per step, and the hook
+#
+# **What this checks and why.** The positions drawn above, for one prompt and for a batch
+# (the prefill of a batch is the same T for every row). Then every block's attention is
+# wrapped in a module with its own `attend_cached` (the hook of section 3, which module 16's
+# `FusedAttention` uses): your `forward_with_cache` must reach it through
+# `attend_with_cache`, once per block and forward pass, and the tokens must stay those of
+# `model.generate`.
 
 
 # %% nbgrader={"grade": true, "grade_id": "test-cache-work", "locked": true, "points": 10, "schema_version": 3}
 def test_one_position_per_step_and_the_hook():
-    from tinytorch.core.layers import Module
     from tinytorch.models.transformer import GPT
-
-    class Recorder(Module):
-        """lm_head, noting the positions (T) of every call."""
-
-        def __init__(self, layer):
-            super().__init__()
-            self.layer, self.rows = layer, []
-
-        def forward(self, x):
-            self.rows.append(x.shape[1])
-            return self.layer(x)
 
     class OwnWay(Module):
         """An attention module with its own cached path, as module 16's FusedAttention."""
@@ -700,14 +731,14 @@ def test_one_position_per_step_and_the_hook():
 
     np.random.seed(3)
     model = GPT(vocab_size=20, embed_dim=8, num_layers=2, num_heads=2, max_seq_len=8)
-    model.lm_head = Recorder(model.lm_head)
-    generate_with_cache(model, [1, 2, 3, 4, 5], 10, temperature=0)
+    rows = positions_per_step(model, [1, 2, 3, 4, 5], 10)
     expected = [5, 1, 1, 1, 8, 8, 8, 8, 8, 8]
-    assert model.lm_head.rows == expected, (
+    assert rows == expected, (
         f"positions run per forward pass: expected {expected} (prefill, one per step, the "
-        f"cropped context once the window slides, none after the last token), got "
-        f"{model.lm_head.rows}"
+        f"cropped context once the window slides, none after the last token), got {rows}"
     )
+    rows = positions_per_step(model, [[1, 2, 3], [4, 5, 6]], 4)
+    assert rows == [3, 1, 1, 1], f"a batch of two: [3, 1, 1, 1], got {rows}"
     plain = model.generate([[1, 2, 3], [4, 5, 6]], 6, temperature=0).data
     for block in model.blocks:
         block.attention = OwnWay(block.attention)
@@ -716,9 +747,8 @@ def test_one_position_per_step_and_the_hook():
     assert calls == [6, 6], f"attend_cached once per block and forward pass (6), got {calls}"
     assert np.array_equal(plain, cached), f"the same tokens:\n{plain}\nvs\n{cached}"
     ### BEGIN HIDDEN TESTS
-    model.lm_head.rows.clear()
-    generate_with_cache(model, [[7, 1], [2, 2], [3, 9]], 9, temperature=0)
-    assert model.lm_head.rows == [2, 1, 1, 1, 1, 1, 1, 8, 8], f"got {model.lm_head.rows}"
+    rows = positions_per_step(model, [[7, 1], [2, 2], [3, 9]], 9)
+    assert rows == [2, 1, 1, 1, 1, 1, 1, 8, 8], f"B = 3, 9 tokens after 2: got {rows}"
     ### END HIDDEN TESTS
 
 
