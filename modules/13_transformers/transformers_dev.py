@@ -1483,7 +1483,7 @@ if __name__ == "__main__":
 # the CPU's vector units or caches the way a 1024 × 1024 matmul does. We measured 5.5 GFLOP/s
 # single-threaded and 0.3 GFLOP/s with busy-waiting BLAS threads on a loaded machine. Larger
 # batches or a larger D raise the rate (more work per call); fewer, fused calls (one matmul
-# for q, k and v; module 14's NumPy decode path) cut the overhead; and a single thread per
+# for q, k and v, a Linear as one op: module 16) cut the overhead; and a single thread per
 # process avoids the thread contention on a shared machine.
 # ### END SOLUTION
 

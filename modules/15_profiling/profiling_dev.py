@@ -670,7 +670,7 @@ if __name__ == "__main__":
 # The next op to report: the first op inside the layer (usually a matmul) pays for the
 # layer's `__call__`, and `cross_entropy` pays for its own checks. It misleads when a lot of
 # work happens outside the graph between two ops: a NumPy computation on `.data` (module 14's
-# decode path, a mask built with np.where each call) is charged to whatever op follows, and
+# head split and cache update, a mask built with np.where each call) is charged to whatever op follows, and
 # before a section the gap goes to "(other)". Topological sorting at the start of backward
 # is charged to the first backward event (the loss). Wrapping ops would separate these, at
 # the cost of overhead.
