@@ -861,10 +861,22 @@ def test_attention():
     qkv = rng.normal(size=(1, 3, 12))
     error = _finite_difference_check(lambda t: fused_attention(t, 2, causal_mask(3)) ** 2, [qkv])
     assert error < 1e-6, f"attention's rule differs from finite differences by {error:.2e}"
+    long_x = np.random.default_rng(5).normal(size=(2, 70, 8)).astype(np.float32)
+    x1, x2 = Tensor(long_x, requires_grad=True), Tensor(long_x, requires_grad=True)
+    expected, got = mha(x1, causal_mask(70)), fused(x2, causal_mask(70))
+    assert np.allclose(got.data, expected.data, atol=1e-5), (
+        f"T = 70 (heads in several blocks): max diff {np.abs(got.data - expected.data).max():.2e}"
+    )
+    (expected * expected).sum().backward()
+    (got * got).sum().backward()
+    assert np.allclose(x2.grad.data, x1.grad.data, atol=1e-4), "T = 70: same input gradient"
     ### BEGIN HIDDEN TESTS
     qkv = rng.normal(size=(2, 4, 18))
     error = _finite_difference_check(lambda t: fused_attention(t, 3) ** 2, [qkv])
     assert error < 1e-6, f"unmasked, 3 heads: gradients off by {error:.2e}"
+    per_head = rng.normal(size=(2, 3, 4, 4))
+    error = _finite_difference_check(lambda t: fused_attention(t, 3, per_head) ** 2, [qkv])
+    assert error < 1e-6, f"a float mask per batch and head: gradients off by {error:.2e}"
     ### END HIDDEN TESTS
 
 
