@@ -477,17 +477,6 @@ if __name__ == "__main__":
 #
 # Shapes: x (..., D) -> rows (N, D); W (D, H); h, t, out, dh: (N, H); result (..., H).
 #
-# **Specify.**
-# - `linear_gelu(x, weight, bias) -> Tensor` = module 02's `gelu(linear(x, weight, bias),
-#   "tanh")`, recorded as ONE op `"linear_gelu"` with inputs `(x, weight, bias)` and saved
-#   `(h, t)` as (N, H) arrays (h includes the bias). Loop over `_row_blocks(N, H)` (given
-#   below) in forward and in the rule. The rule returns `(dx or None, dW, db)`: None when x
-#   does not require a gradient.
-# - `FusedMLP.from_mlp(mlp)` shares the MLP's `linear1` and `linear2` Tensors and its dropout;
-#   `forward(x) = dropout(linear(linear_gelu(x, W1, b1), W2, b2))`. It refuses (ValueError)
-#   an MLP whose activation is not the tanh GELU, since that is what the op computes.
-
-
 # %%
 #| export
 BLOCK_ELEMENTS = 1 << 16  # 256 KB of float32: a block and a few temporaries fit in L2
@@ -502,6 +491,18 @@ def _row_blocks(rows: int, width: int):
 
 _GELU_C = math.sqrt(2.0 / math.pi)
 _GELU_A = 0.044715
+
+
+# %% [markdown]
+# **Specify.**
+# - `linear_gelu(x, weight, bias) -> Tensor` = module 02's `gelu(linear(x, weight, bias),
+#   "tanh")`, recorded as ONE op `"linear_gelu"` with inputs `(x, weight, bias)` and saved
+#   `(h, t)` as (N, H) arrays (h includes the bias). Loop over `_row_blocks(N, H)` (given
+#   above) in forward and in the rule. The rule returns `(dx or None, dW, db)`: None when x
+#   does not require a gradient.
+# - `FusedMLP.from_mlp(mlp)` shares the MLP's `linear1` and `linear2` Tensors and its dropout;
+#   `forward(x) = dropout(linear(linear_gelu(x, W1, b1), W2, b2))`. It refuses (ValueError)
+#   an MLP whose activation is not the tanh GELU, since that is what the op computes.
 
 
 # %% nbgrader={"grade": false, "grade_id": "linear-gelu", "locked": false, "schema_version": 3, "solution": true}
@@ -681,22 +682,6 @@ if __name__ == "__main__":
 # contiguous matrices), and the softmax passes run over a block of heads whose scores stay
 # in cache, instead of over the whole (B, H, T, T) array at once.
 #
-# **Specify.**
-# - `fused_attention(qkv, num_heads, mask=None) -> Tensor`: qkv (B, T, 3D) holding Q, K, V
-#   in that order along the last axis; heads split as in module 12 (head h is columns
-#   h·d..(h+1)·d of each of Q, K, V); the mask as in module 12 (booleans True = may attend,
-#   or floats added; use `mask_bias`, then `_head_bias` below to get it per head block).
-#   Records op `"attention"` with inputs `(qkv,)` and saved `(heads, probs, scale)`: `heads`
-#   the contiguous (3, B·H, T, d) copy of q, k, v, `probs` (B·H, T, T), `scale` = 1/√d.
-#   Loop over `_head_blocks(B·H, T)` in forward and in the rule. Returns (B, T, D) with the
-#   heads merged.
-# - `FusedAttention(embed_dim, num_heads)` with `qkv_proj` (a FusedLinear D -> 3D),
-#   `out_proj` (a FusedLinear D -> D), `forward(x, mask=None)`.
-#   `FusedAttention.from_attention(mha)` builds it from a MultiHeadAttention: `qkv_proj`'s
-#   weight is the concatenation `[Wq | Wk | Wv]` (new Tensors: the optimizer must be created
-#   after the swap), `out_proj` shares mha's out_proj Tensors.
-
-
 # %%
 #| export
 def _head_blocks(count: int, length: int):
@@ -715,6 +700,23 @@ def _head_bias(mask, batch: int, heads: int, length: int, dtype) -> np.ndarray |
         return bias.reshape(bias.shape[-2:]) if bias.ndim >= 2 else bias  # the same for all
     full = np.broadcast_to(bias, (batch, heads, length, length))
     return full.reshape(batch * heads, length, length)  # per batch or per head: one copy
+
+
+# %% [markdown]
+# **Specify.**
+# - `fused_attention(qkv, num_heads, mask=None) -> Tensor`: qkv (B, T, 3D) holding Q, K, V
+#   in that order along the last axis; heads split as in module 12 (head h is columns
+#   h·d..(h+1)·d of each of Q, K, V); the mask as in module 12 (booleans True = may attend,
+#   or floats added; use `mask_bias`, then `_head_bias` below to get it per head block).
+#   Records op `"attention"` with inputs `(qkv,)` and saved `(heads, probs, scale)`: `heads`
+#   the contiguous (3, B·H, T, d) copy of q, k, v, `probs` (B·H, T, T), `scale` = 1/√d.
+#   Loop over `_head_blocks(B·H, T)` in forward and in the rule. Returns (B, T, D) with the
+#   heads merged.
+# - `FusedAttention(embed_dim, num_heads)` with `qkv_proj` (a FusedLinear D -> 3D),
+#   `out_proj` (a FusedLinear D -> D), `forward(x, mask=None)`.
+#   `FusedAttention.from_attention(mha)` builds it from a MultiHeadAttention: `qkv_proj`'s
+#   weight is the concatenation `[Wq | Wk | Wv]` (new Tensors: the optimizer must be created
+#   after the swap), `out_proj` shares mha's out_proj Tensors.
 
 
 # %% nbgrader={"grade": false, "grade_id": "attention", "locked": false, "schema_version": 3, "solution": true}
@@ -1019,66 +1021,6 @@ if __name__ == "__main__":
 # both models with module 15 to see which rows shrank.
 
 # %% [markdown]
-# ## Reflect
-
-# %% [markdown]
-# **Q1 (memory).** For B = 4, H = 4, T = 256, how many bytes of (T, T) arrays does module
-# 12's attention keep for backward per layer, and how many does the fused op keep?
-
-# %% [markdown] nbgrader={"grade": false, "grade_id": "reflect-attention-memory", "locked": false, "schema_version": 3, "solution": true}
-# ### BEGIN SOLUTION
-# One (B, H, T, T) float32 array is 4 * 4 * 256 * 256 * 4 B = 4.2 MB. Module 12 keeps the
-# scores, the scaled scores, the masked scores and the softmax: about 16.8 MB per layer,
-# 67 MB for 4 layers. The fused op keeps only the probabilities, 4.2 MB per layer; the
-# scores are recomputable and not needed by the rule, and q, k, v are views of qkv, which
-# the graph keeps anyway.
-# ### END SOLUTION
-
-# %% [markdown]
-# **Q2 (threads).** Why did two BLAS threads make the step 5x slower on the shared machine,
-# while PyTorch and NumPy both default to one thread per core? When would you raise it?
-
-# %% [markdown] nbgrader={"grade": false, "grade_id": "reflect-threads", "locked": false, "schema_version": 3, "solution": true}
-# ### BEGIN SOLUTION
-# A threaded product splits the work and then waits for every part. When another process
-# holds a core, the second half waits for the scheduler (milliseconds) while the product
-# itself takes under a millisecond; OpenBLAS's idle workers also spin, stealing time from the
-# Python thread doing the elementwise work. The defaults assume a machine to yourself and
-# large products. Raise it when the machine is yours and the products are large (D of 512 or
-# more, big batches): measure both, as compare_steps does.
-# ### END SOLUTION
-
-# %% [markdown]
-# **Q3 (fusion).** `linear` saves the bias add. Count the passes over a (rows, out) array in
-# forward and backward before and after, and say why the gain is larger in backward.
-
-# %% [markdown] nbgrader={"grade": false, "grade_id": "reflect-fusion", "locked": false, "schema_version": 3, "solution": true}
-# ### BEGIN SOLUTION
-# Before: forward writes the product, then reads it and writes a new array for + b (two
-# writes, one read). After: the product, then b added in place (one write, one read-write).
-# Backward before: the add rule hands g to both inputs and the engine sums g over the rows for
-# b (unbroadcast), then the matmul rule; for a 3-D x the weight gradient used to need
-# reshapes the engine does per op. After: one rule does the sum, and skips dx for an input
-# that needs no gradient (a whole product saved at the first layer).
-# ### END SOLUTION
-
-# %% [markdown]
-# **Q4 (what breaks).** `accelerate` replaces the attention's q_proj, k_proj and v_proj by
-# one new qkv_proj. What breaks if you build the optimizer before calling it, and what else
-# in the course relied on q_proj?
-
-# %% [markdown] nbgrader={"grade": false, "grade_id": "reflect-breaks", "locked": false, "schema_version": 3, "solution": true}
-# ### BEGIN SOLUTION
-# The optimizer holds the old Tensors: Q, K and V would never be updated (their weights are
-# no longer in the model; qkv_proj's new Tensors are not in the optimizer), so the model
-# trains with frozen attention projections, silently. Module 14's cached attention splits
-# heads after `attention.q_proj` etc.; FusedAttention has none, so module 14 first calls the
-# module's own `attend_cached` (section 7), one product for Q, K and V. Anything else that
-# reads or assigns q_proj.weight (an export to another framework, weight surgery) must learn
-# the merged layout: columns 0..D of qkv_proj are Q, D..2D are K, 2D..3D are V.
-# ### END SOLUTION
-
-# %% [markdown]
 # ## 7. Generation with the KV cache, accelerated
 #
 # Module 14's `generate_with_cache` has no model of its own: each step runs the model's
@@ -1205,6 +1147,66 @@ if __name__ == "__main__":
 # configuration (D 128, L 4, `seq` 64, 48 new tokens): 28 ms and 21 ms (1.3x), the same
 # tokens every time. What is left per step is
 # about 4 µs of overhead per op and, at D 128, the one-row products reading every weight.
+
+# %% [markdown]
+# ## Reflect
+
+# %% [markdown]
+# **Q1 (memory).** For B = 4, H = 4, T = 256, how many bytes of (T, T) arrays does module
+# 12's attention keep for backward per layer, and how many does the fused op keep?
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "reflect-attention-memory", "locked": false, "schema_version": 3, "solution": true}
+# ### BEGIN SOLUTION
+# One (B, H, T, T) float32 array is 4 * 4 * 256 * 256 * 4 B = 4.2 MB. Module 12 keeps the
+# scores, the scaled scores, the masked scores and the softmax: about 16.8 MB per layer,
+# 67 MB for 4 layers. The fused op keeps only the probabilities, 4.2 MB per layer; the
+# scores are recomputable and not needed by the rule, and q, k, v are views of qkv, which
+# the graph keeps anyway.
+# ### END SOLUTION
+
+# %% [markdown]
+# **Q2 (threads).** Why did two BLAS threads make the step 5x slower on the shared machine,
+# while PyTorch and NumPy both default to one thread per core? When would you raise it?
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "reflect-threads", "locked": false, "schema_version": 3, "solution": true}
+# ### BEGIN SOLUTION
+# A threaded product splits the work and then waits for every part. When another process
+# holds a core, the second half waits for the scheduler (milliseconds) while the product
+# itself takes under a millisecond; OpenBLAS's idle workers also spin, stealing time from the
+# Python thread doing the elementwise work. The defaults assume a machine to yourself and
+# large products. Raise it when the machine is yours and the products are large (D of 512 or
+# more, big batches): measure both, as compare_steps does.
+# ### END SOLUTION
+
+# %% [markdown]
+# **Q3 (fusion).** `linear` saves the bias add. Count the passes over a (rows, out) array in
+# forward and backward before and after, and say why the gain is larger in backward.
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "reflect-fusion", "locked": false, "schema_version": 3, "solution": true}
+# ### BEGIN SOLUTION
+# Before: forward writes the product, then reads it and writes a new array for + b (two
+# writes, one read). After: the product, then b added in place (one write, one read-write).
+# Backward before: the add rule hands g to both inputs and the engine sums g over the rows for
+# b (unbroadcast), then the matmul rule; for a 3-D x the weight gradient used to need
+# reshapes the engine does per op. After: one rule does the sum, and skips dx for an input
+# that needs no gradient (a whole product saved at the first layer).
+# ### END SOLUTION
+
+# %% [markdown]
+# **Q4 (what breaks).** `accelerate` replaces the attention's q_proj, k_proj and v_proj by
+# one new qkv_proj. What breaks if you build the optimizer before calling it, and what else
+# in the course relied on q_proj?
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "reflect-breaks", "locked": false, "schema_version": 3, "solution": true}
+# ### BEGIN SOLUTION
+# The optimizer holds the old Tensors: Q, K and V would never be updated (their weights are
+# no longer in the model; qkv_proj's new Tensors are not in the optimizer), so the model
+# trains with frozen attention projections, silently. Module 14's cached attention splits
+# heads after `attention.q_proj` etc.; FusedAttention has none, so module 14 first calls the
+# module's own `attend_cached` (section 7), one product for Q, K and V. Anything else that
+# reads or assigns q_proj.weight (an export to another framework, weight surgery) must learn
+# the merged layout: columns 0..D of qkv_proj are Q, D..2D are K, 2D..3D are V.
+# ### END SOLUTION
 
 # %%
 if __name__ == "__main__":
