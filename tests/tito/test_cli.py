@@ -304,6 +304,43 @@ def test_module_with_no_tests_is_not_completed(course):
     assert not (course / "tinytorch" / "core" / "empty.py").exists()
 
 
+TWO_TARGETS = """
+# %%
+#| default_exp core.one
+#| export
+def one():
+    return 1
+
+# %%
+#| export core.two
+class Two:
+    pass
+
+# %%
+def test_one():
+    assert one() == 1
+"""
+
+
+def test_complete_checks_names_in_a_target_the_export_left_unchanged(course):
+    """Re-completing after an edit that touches only core.one must still find Two in core.two."""
+    path = add_module(course, "03_split", TWO_TARGETS, exports=["one", "Two"])
+    assert tito(course, "module", "complete", "03_split", "--force").exit_code == 0
+    path.write_text(path.read_text().replace("return 1", "return 2 - 1"))
+    result = tito(course, "module", "complete", "03_split", "--force")
+    assert result.exit_code == 0, result.output
+    assert "return 2 - 1" in (course / "tinytorch" / "core" / "one.py").read_text()
+
+
+def test_complete_names_a_listed_name_missing_at_import_time(course):
+    """The check imports every target: a name deleted from core.two at run time is missing."""
+    text = TWO_TARGETS.replace("    pass", "    pass\n\n\ndel Two")
+    add_module(course, "03_split", text, exports=["one", "Two"])
+    result = tito(course, "module", "complete", "03_split", "--force")
+    assert result.exit_code == 1, result.output
+    assert "does not provide Two" in " ".join(result.output.split())
+
+
 def test_help_shows_no_type_after_flags():
     result = CliRunner().invoke(app, ["module", "complete", "--help"])
     assert result.exit_code == 0 and "--all" in result.output

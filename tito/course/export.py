@@ -56,6 +56,8 @@ class ExportPlan:
     defined: tuple[str, ...]  # public names this module's export cells define, in order
     warnings: tuple[str, ...]  # one sentence each
     folders: tuple[Path, ...] = ()  # package folders to create, outermost first
+    # Every package module this module exports to ("core.tensor", ...), changed or not.
+    targets: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -114,7 +116,9 @@ def plan_export(course: Course, module: ModuleSpec, source_text: str | None = No
         warnings += _check_exports(course, module, defined)
     else:
         warnings.append(_nothing_exported(course, module, collected))
-    return ExportPlan(module, (*inits, *files), defined, tuple(warnings), folders)
+    return ExportPlan(
+        module, (*inits, *files), defined, tuple(warnings), folders, tuple(collected.sections)
+    )
 
 
 def plan_removal(course: Course, module: ModuleSpec) -> ExportPlan:

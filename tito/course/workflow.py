@@ -165,8 +165,10 @@ def summarize(report: RunReport) -> dict:
 
 
 def verify_import(course: Course, module: ModuleSpec, plan) -> None:
-    """Import every written package module in a fresh interpreter and check the exports."""
-    targets = sorted({f.dotted for f in plan.files if f.new_text and f.dotted})
+    """Import every package module the module exports to in a fresh interpreter and check
+    its `exports`: all of its targets, not only those this export changed, since a listed
+    name may live in a file that was already up to date."""
+    targets = sorted(plan.targets)
     if not targets:
         return
     script = (
