@@ -121,6 +121,29 @@ def test_test_command_exit_codes_and_json(course):
     assert result.exit_code == 1 and "failed" in result.output
 
 
+@pytest.mark.parametrize("command", [["test"], ["complete", "--force"]])
+def test_a_module_run_before_its_prerequisite_names_the_one_to_complete(course, command):
+    """A fresh copy: 02_beta imports tinytorch.core.alpha, which only 01_alpha's export makes."""
+    verb, *options = command
+    result = tito(course, "module", verb, "02_beta", *options)
+    assert result.exit_code == 1, result.output
+    error = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(error) == 1 and "run `tito module complete 01_alpha` first" in error[0]
+    assert "Traceback" not in result.output and "File " not in result.output
+    assert tito(course, "module", "complete", "01_alpha").exit_code == 0
+    assert tito(course, "module", verb, "02_beta", *options).exit_code == 0
+
+
+def test_an_import_error_of_the_student_own_is_reported_as_it_is(course):
+    """Prerequisites in the package: a bad import is the module's own problem, not theirs."""
+    assert tito(course, "module", "complete", "01_alpha").exit_code == 0
+    source = course / "modules" / "02_beta" / "beta_dev.py"
+    source.write_text(source.read_text().replace("import double", "import triple"))
+    result = tito(course, "module", "test", "02_beta")
+    assert result.exit_code == 1 and "cannot import name 'triple'" in result.output
+    assert "tito module complete" not in result.output
+
+
 def test_complete_exports_records_and_announces(course):
     result = tito(course, "module", "complete", "01_alpha")
     assert result.exit_code == 0, result.output

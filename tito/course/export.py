@@ -135,6 +135,27 @@ def plan_removal(course: Course, module: ModuleSpec) -> ExportPlan:
     return ExportPlan(module, tuple(files), (), ())
 
 
+def not_in_package(course: Course, modules: list[ModuleSpec]) -> list[ModuleSpec]:
+    """Those of `modules` whose code the package lacks: a file they export to is missing, or
+    lacks their section. A module that exports nothing is never missing; one whose file cannot
+    be read is missing unless the package holds some part of it."""
+    held: dict[str, set[Path]] = {}
+    for path, text in _generated_files(course).items():
+        for label in _parse_sections(text):
+            held.setdefault(label, set()).add(path)
+    missing = []
+    for module in modules:
+        label = _label(course, module.source_path)
+        try:
+            targets = _collect(course, module, _read_source(module.source_path)).sections
+            paths = {_target_path(course, dotted) for dotted in targets}
+        except TitoError:
+            paths = set() if label in held else {None}
+        if not paths <= held.get(label, set()):
+            missing.append(module)
+    return missing
+
+
 def write_plan(plan: ExportPlan) -> None:
     """Apply the plan: every temp file first, then os.replace each; undo all if one fails."""
     _check_unchanged(plan)

@@ -145,14 +145,8 @@ def earlier_modules(course: Course, module: ModuleSpec) -> list[ModuleSpec]:
     """Every module before `module` in course order, and its prerequisites wherever they
     stand: what a student who reached `module` has exported."""
     order = list(course.modules)
-    index = order.index(module.id)
-    wanted = set(order[:index])
-    stack = list(module.prerequisites)
-    while stack:
-        mid = stack.pop()
-        if mid in course.modules and mid not in wanted and mid != module.id:
-            wanted.add(mid)
-            stack += course.modules[mid].prerequisites
+    wanted = set(order[: order.index(module.id)])
+    wanted.update(spec.id for spec in course.prerequisites_of(module))
     return [spec for mid, spec in course.modules.items() if mid in wanted]
 
 
