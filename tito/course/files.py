@@ -82,13 +82,7 @@ def write_atomic(path: Path, text: str | bytes) -> None:
     """Replace `path` with `text` (UTF-8) in one step; its folder is created if needed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = write_temporary(path, text)
-    try:
-        replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        raise
+    _swap_in(write_temporary(path, text), path)
 
 
 @contextlib.contextmanager
@@ -105,11 +99,24 @@ def replacing(path: Path) -> Iterator[Path]:
         yield temporary
         with open(temporary, "rb+") as handle:
             os.fsync(handle.fileno())
+    except BaseException:
+        _remove(temporary)
+        raise
+    _swap_in(temporary, path)
+
+
+def _swap_in(temporary: Path, path: Path) -> None:
+    """`replace` `path` with `temporary`; if that fails, `temporary` is removed."""
+    try:
         replace(temporary, path)
     except BaseException:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
+        _remove(temporary)
         raise
+
+
+def _remove(temporary: Path) -> None:
+    with contextlib.suppress(OSError):
+        temporary.unlink()
 
 
 def write_text(path: Path, text: str) -> None:
@@ -140,8 +147,7 @@ def write_temporary(path: Path, text: str | bytes) -> Path:
             os.umask(umask)
             os.chmod(temporary, 0o666 & ~umask)
     except BaseException:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
+        _remove(temporary)
         raise
     return temporary
 
