@@ -10,6 +10,9 @@ __all__ = [
     "FusedLinear",
     "layer_norm",
     "FastLayerNorm",
+    "BLOCK_ELEMENTS",
+    "linear_gelu",
+    "FusedMLP",
     "fused_attention",
     "FusedAttention",
     "accelerate",
@@ -27,6 +30,7 @@ import time
 
 import numpy as np
 
+from tinytorch.core.activations import GELU
 from tinytorch.core.attention import mask_bias
 from tinytorch.core.autograd import gradient_rule
 from tinytorch.core.layers import Linear, Module
@@ -111,32 +115,36 @@ class FusedLinear(Module):
 def layer_norm(x, gamma: Tensor, beta: Tensor, eps: float = 1e-5) -> Tensor:
     """(x - mean) / sqrt(var + eps) * gamma + beta over the last axis; op "layer_norm_fast"."""
     x = as_tensor(x)
-    data = x.data
-    normalized = data - data.mean(axis=-1, keepdims=True)  # new array 1
-    variance = np.square(normalized).mean(axis=-1, keepdims=True)  # new array 2 (temporary)
-    inv_std = 1.0 / np.sqrt(variance + eps)
-    normalized *= inv_std
-    out = normalized * gamma.data  # new array 3
+    width = x.shape[-1]
+    rows = x.data.reshape(-1, width)  # (N, D)
+    average = np.full(width, 1.0 / width, dtype=rows.dtype)
+    normalized = rows - (rows @ average)[:, None]  # new array 1; the mean is one BLAS gemv
+    variance = np.einsum("ij,ij->i", normalized, normalized) / width  # no squared copy
+    inv_std = 1.0 / np.sqrt(variance + eps)  # (N,)
+    normalized *= inv_std[:, None]
+    out = normalized * gamma.data  # new array 2
     out += beta.data
-    return Tensor.from_op(out, "layer_norm_fast", (x, gamma, beta), (normalized, inv_std))
+    saved = (normalized, inv_std)
+    return Tensor.from_op(out.reshape(x.shape), "layer_norm_fast", (x, gamma, beta), saved)
 
 
 @gradient_rule("layer_norm_fast")
 def _layer_norm_fast_grad(g, out):
     """(dx, dgamma, dbeta) of y = gamma * n + beta, in place where the arrays are ours."""
-    normalized, inv_std = out._saved
-    gamma = out._inputs[1]
-    width = normalized.shape[-1]
-    g_hat = g * gamma.data
-    product = g_hat * normalized
-    mean_gx = product.mean(axis=-1, keepdims=True)
-    grad_gamma = (g * normalized).reshape(-1, width).sum(axis=0)
-    grad_beta = g.reshape(-1, width).sum(axis=0)
-    g_hat -= g_hat.mean(axis=-1, keepdims=True)
-    np.multiply(normalized, mean_gx, out=product)
-    g_hat -= product
-    g_hat *= inv_std
-    return g_hat, grad_gamma, grad_beta
+    normalized, inv_std = out._saved  # (N, D), (N,)
+    gamma = out._inputs[1].data
+    width = normalized.shape[1]
+    g2 = g.reshape(-1, width)
+    ones = np.ones(len(g2), dtype=g2.dtype)
+    grad_beta = ones @ g2  # column sums as one gemv
+    work = g2 * normalized  # the only new full-size array
+    grad_gamma = ones @ work
+    mean_gn = (work @ gamma) / width  # mean over the row of (g·γ)·n
+    np.multiply(g2, gamma, out=work)  # ĝ = g·γ
+    work -= (work @ np.full(width, 1.0 / width, dtype=work.dtype))[:, None]
+    work -= normalized * mean_gn[:, None]
+    work *= inv_std[:, None]
+    return work.reshape(g.shape), grad_gamma, grad_beta
 
 
 class FastLayerNorm(Module):
@@ -156,42 +164,165 @@ class FastLayerNorm(Module):
         return layer_norm(x, self.gamma, self.beta, self.eps)
 
 
+BLOCK_ELEMENTS = 1 << 16  # 256 KB of float32: a block and a few temporaries fit in L2
+
+
+def _row_blocks(rows: int, width: int):
+    """Slices of about BLOCK_ELEMENTS elements over `rows` rows of `width` (at least 1 row)."""
+    step = max(1, BLOCK_ELEMENTS // max(width, 1))
+    for start in range(0, rows, step):
+        yield slice(start, min(start + step, rows))
+
+
+_GELU_C = math.sqrt(2.0 / math.pi)
+_GELU_A = 0.044715
+
+
+def linear_gelu(x, weight: Tensor, bias: Tensor) -> Tensor:
+    """gelu(x @ weight + bias, "tanh") as one op "linear_gelu", computed in row blocks."""
+    x = as_tensor(x)
+    if x.dtype.kind != "f":
+        x = Tensor(x.data, dtype=weight.dtype)
+    h = x.data.reshape(-1, x.shape[-1]) @ weight.data  # (N, H), before the bias
+    t, out = np.empty_like(h), np.empty_like(h)
+    scratch = np.empty(min(h.size, BLOCK_ELEMENTS + h.shape[1]), dtype=h.dtype)
+    a, c = h.dtype.type(_GELU_A), h.dtype.type(_GELU_C)
+    for rows in _row_blocks(*h.shape):
+        hb, tb, ob = h[rows], t[rows], out[rows]
+        u = scratch[: hb.size].reshape(hb.shape)
+        hb += bias.data
+        np.square(hb, out=u)
+        u *= a
+        u += 1
+        u *= hb
+        u *= c  # u = √(2/π)·(h + 0.044715·h³)
+        np.tanh(u, out=tb)
+        np.add(tb, 1, out=ob)
+        ob *= hb
+        ob *= 0.5
+    shape = (*x.shape[:-1], h.shape[1])
+    return Tensor.from_op(out.reshape(shape), "linear_gelu", (x, weight, bias), (h, t))
+
+
+@gradient_rule("linear_gelu")
+def _linear_gelu_grad(g, out):
+    """(dx or None, dW, db) of gelu(x W + b), with dh computed in row blocks."""
+    x, weight, _ = out._inputs
+    h, t = out._saved
+    g2 = g.reshape(h.shape)
+    dh = np.empty_like(h)
+    scratch = np.empty(min(h.size, BLOCK_ELEMENTS + h.shape[1]), dtype=h.dtype)
+    a3, c = h.dtype.type(3 * _GELU_A), h.dtype.type(_GELU_C)
+    for rows in _row_blocks(*h.shape):
+        hb, tb, db = h[rows], t[rows], dh[rows]
+        du = scratch[: hb.size].reshape(hb.shape)
+        np.square(hb, out=du)
+        du *= a3
+        du += 1
+        du *= hb
+        du *= c  # h·du/dh
+        np.square(tb, out=db)
+        np.subtract(1, db, out=db)
+        db *= du
+        db += tb
+        db += 1
+        db *= g2[rows]
+        db *= 0.5
+    rows_in = x.data.reshape(-1, x.shape[-1])
+    grad_x = (dh @ weight.data.T).reshape(x.shape) if x.requires_grad else None
+    return grad_x, rows_in.T @ dh, np.ones(len(dh), dtype=dh.dtype) @ dh
+
+
+class FusedMLP(Module):
+    """An MLP whose Linear + GELU is the blocked op `linear_gelu`; shares the MLP's Tensors."""
+
+    def __init__(self, linear1: Linear, linear2: Linear, dropout: Module):
+        super().__init__()
+        self.linear1, self.linear2, self.dropout = linear1, linear2, dropout
+        self.gelu = GELU("tanh")  # what linear_gelu computes, for code that reads mlp.gelu
+        self.embed_dim, self.hidden_dim = linear1.weight.shape
+
+    @classmethod
+    def from_mlp(cls, mlp) -> "FusedMLP":
+        """The same MLP (the same Tensors); ValueError unless its activation is the tanh GELU."""
+        if getattr(mlp.gelu, "approximate", None) != "tanh":
+            raise ValueError(
+                f"FusedMLP computes the tanh GELU; this MLP's activation is {mlp.gelu!r}."
+            )
+        return cls(mlp.linear1, mlp.linear2, mlp.dropout)
+
+    def forward(self, x) -> Tensor:
+        hidden = linear_gelu(x, self.linear1.weight, self.linear1.bias)
+        return self.dropout(linear(hidden, self.linear2.weight, self.linear2.bias))
+
+
+def _head_blocks(count: int, length: int):
+    """Slices over `count` heads, each block holding about BLOCK_ELEMENTS (T, T) scores."""
+    step = max(1, BLOCK_ELEMENTS // max(length * length, 1))
+    for start in range(0, count, step):
+        yield slice(start, min(start + step, count))
+
+
+def _head_bias(mask, batch: int, heads: int, length: int, dtype) -> np.ndarray | None:
+    """The mask's additive bias for (B·H, T, T) scores: shared ((T, T) or less) or per head."""
+    if mask is None:
+        return None
+    bias = mask_bias(mask, (batch, heads, length, length), dtype)
+    if bias.ndim <= 2 or all(n == 1 for n in bias.shape[:-2]):
+        return bias.reshape(bias.shape[-2:]) if bias.ndim >= 2 else bias  # the same for all
+    full = np.broadcast_to(bias, (batch, heads, length, length))
+    return full.reshape(batch * heads, length, length)  # per batch or per head: one copy
+
+
 def fused_attention(qkv, num_heads: int, mask=None) -> Tensor:
     """softmax(q kᵀ/√d + bias) v for qkv (B, T, 3D) as one op "attention" -> (B, T, D)."""
     qkv = as_tensor(qkv)
     batch, length, width = qkv.shape
-    head_dim = width // (3 * num_heads)
-    parts = qkv.data.reshape(batch, length, 3, num_heads, head_dim).transpose(2, 0, 3, 1, 4)
-    q, k, v = parts[0], parts[1], parts[2]  # (B, H, T, d) views
-    scale = 1.0 / math.sqrt(head_dim)
-    probs = q @ k.swapaxes(-1, -2)  # (B, H, T, T)
-    probs *= scale
-    if mask is not None:
-        probs += mask_bias(mask, probs.shape, probs.dtype)
-    probs -= probs.max(axis=-1, keepdims=True)
-    np.exp(probs, out=probs)
-    probs /= probs.sum(axis=-1, keepdims=True)
-    heads = probs @ v  # (B, H, T, d)
-    merged = heads.transpose(0, 2, 1, 3).reshape(batch, length, num_heads * head_dim)
-    return Tensor.from_op(merged, "attention", (qkv,), (q, k, v, probs, scale))
+    head_dim, count = width // (3 * num_heads), batch * num_heads
+    split = qkv.data.reshape(batch, length, 3, num_heads, head_dim).transpose(2, 0, 3, 1, 4)
+    heads = np.ascontiguousarray(split).reshape(3, count, length, head_dim)
+    q, k, v = heads
+    scale = qkv.dtype.type(1.0 / math.sqrt(head_dim))
+    bias = _head_bias(mask, batch, num_heads, length, qkv.dtype)
+    probs = np.empty((count, length, length), dtype=qkv.dtype)
+    merged = np.empty((count, length, head_dim), dtype=qkv.dtype)
+    for block in _head_blocks(count, length):
+        scores = probs[block]
+        np.matmul(q[block], k[block].swapaxes(-1, -2), out=scores)
+        scores *= scale
+        if bias is not None:
+            scores += bias if bias.ndim < 3 else bias[block]
+        scores -= scores.max(axis=-1, keepdims=True)
+        np.exp(scores, out=scores)
+        scores /= scores.sum(axis=-1, keepdims=True)
+        np.matmul(scores, v[block], out=merged[block])
+    merged = merged.reshape(batch, num_heads, length, head_dim).transpose(0, 2, 1, 3)
+    out = merged.reshape(batch, length, num_heads * head_dim)
+    return Tensor.from_op(out, "attention", (qkv,), (heads, probs, scale))
 
 
 @gradient_rule("attention")
 def _attention_grad(g, out):
-    """d(qkv) of the fused attention, (B, T, 3D), from the saved q, k, v and probabilities."""
-    q, k, v, probs, scale = out._saved
-    batch, heads, length, head_dim = q.shape
-    g_heads = g.reshape(batch, length, heads, head_dim).transpose(0, 2, 1, 3)
-    grad_v = probs.swapaxes(-1, -2) @ g_heads
-    grad_scores = g_heads @ v.swapaxes(-1, -2)  # dP, (B, H, T, T)
-    row = (grad_scores * probs).sum(axis=-1, keepdims=True)
-    grad_scores -= row
-    grad_scores *= probs
-    grad_scores *= scale
-    grad_q = grad_scores @ k
-    grad_k = grad_scores.swapaxes(-1, -2) @ q
-    stacked = np.stack([grad_q, grad_k, grad_v])  # (3, B, H, T, d)
-    return (stacked.transpose(1, 3, 0, 2, 4).reshape(batch, length, 3 * heads * head_dim),)
+    """d(qkv) of the fused attention, (B, T, 3D), from the saved heads and probabilities."""
+    heads, probs, scale = out._saved
+    q, k, v = heads
+    count, length, head_dim = q.shape
+    batch = g.shape[0]
+    num_heads = count // batch
+    g_heads = g.reshape(batch, length, num_heads, head_dim).transpose(0, 2, 1, 3)
+    g_heads = np.ascontiguousarray(g_heads).reshape(count, length, head_dim)
+    grads = np.empty_like(heads)  # (3, B·H, T, d): dq, dk, dv
+    for block in _head_blocks(count, length):
+        p = probs[block]
+        np.matmul(p.swapaxes(-1, -2), g_heads[block], out=grads[2, block])
+        d_scores = g_heads[block] @ v[block].swapaxes(-1, -2)  # dP
+        d_scores -= np.einsum("bij,bij->bi", d_scores, p)[..., None]
+        d_scores *= p
+        d_scores *= scale
+        np.matmul(d_scores, k[block], out=grads[0, block])
+        np.matmul(d_scores.swapaxes(-1, -2), q[block], out=grads[1, block])
+    grads = grads.reshape(3, batch, num_heads, length, head_dim).transpose(1, 3, 0, 2, 4)
+    return (grads.reshape(batch, length, 3 * num_heads * head_dim),)
 
 
 class FusedAttention(Module):
@@ -244,8 +375,7 @@ def accelerate(model: GPT) -> GPT:
         block.ln1 = FastLayerNorm.from_layer_norm(block.ln1)
         block.ln2 = FastLayerNorm.from_layer_norm(block.ln2)
         block.attention = FusedAttention.from_attention(block.attention)
-        block.mlp.linear1 = FusedLinear.from_linear(block.mlp.linear1)
-        block.mlp.linear2 = FusedLinear.from_linear(block.mlp.linear2)
+        block.mlp = FusedMLP.from_mlp(block.mlp)
     model.ln_f = FastLayerNorm.from_layer_norm(model.ln_f)
     model.lm_head = FusedLinear.from_linear(model.lm_head)
     return model
