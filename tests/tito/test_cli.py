@@ -121,6 +121,29 @@ def test_test_command_exit_codes_and_json(course):
     assert result.exit_code == 1 and "failed" in result.output
 
 
+@pytest.mark.parametrize("command", [["test"], ["complete", "--force"]])
+def test_a_module_run_before_its_prerequisite_names_the_one_to_complete(course, command):
+    """A fresh copy: 02_beta imports tinytorch.core.alpha, which only 01_alpha's export makes."""
+    verb, *options = command
+    result = tito(course, "module", verb, "02_beta", *options)
+    assert result.exit_code == 1, result.output
+    error = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(error) == 1 and "run `tito module complete 01_alpha` first" in error[0]
+    assert "Traceback" not in result.output and "File " not in result.output
+    assert tito(course, "module", "complete", "01_alpha").exit_code == 0
+    assert tito(course, "module", verb, "02_beta", *options).exit_code == 0
+
+
+def test_an_import_error_of_the_student_own_is_reported_as_it_is(course):
+    """Prerequisites in the package: a bad import is the module's own problem, not theirs."""
+    assert tito(course, "module", "complete", "01_alpha").exit_code == 0
+    source = course / "modules" / "02_beta" / "beta_dev.py"
+    source.write_text(source.read_text().replace("import double", "import triple"))
+    result = tito(course, "module", "test", "02_beta")
+    assert result.exit_code == 1 and "cannot import name 'triple'" in result.output
+    assert "tito module complete" not in result.output
+
+
 def test_complete_exports_records_and_announces(course):
     result = tito(course, "module", "complete", "01_alpha")
     assert result.exit_code == 0, result.output
@@ -302,6 +325,43 @@ def test_module_with_no_tests_is_not_completed(course):
     result = tito(course, "module", "complete", "03_empty", "--force")
     assert result.exit_code == 1 and "No tests found" in result.output
     assert not (course / "tinytorch" / "core" / "empty.py").exists()
+
+
+TWO_TARGETS = """
+# %%
+#| default_exp core.one
+#| export
+def one():
+    return 1
+
+# %%
+#| export core.two
+class Two:
+    pass
+
+# %%
+def test_one():
+    assert one() == 1
+"""
+
+
+def test_complete_checks_names_in_a_target_the_export_left_unchanged(course):
+    """Re-completing after an edit that touches only core.one must still find Two in core.two."""
+    path = add_module(course, "03_split", TWO_TARGETS, exports=["one", "Two"])
+    assert tito(course, "module", "complete", "03_split", "--force").exit_code == 0
+    path.write_text(path.read_text().replace("return 1", "return 2 - 1"))
+    result = tito(course, "module", "complete", "03_split", "--force")
+    assert result.exit_code == 0, result.output
+    assert "return 2 - 1" in (course / "tinytorch" / "core" / "one.py").read_text()
+
+
+def test_complete_names_a_listed_name_missing_at_import_time(course):
+    """The check imports every target: a name deleted from core.two at run time is missing."""
+    text = TWO_TARGETS.replace("    pass", "    pass\n\n\ndel Two")
+    add_module(course, "03_split", text, exports=["one", "Two"])
+    result = tito(course, "module", "complete", "03_split", "--force")
+    assert result.exit_code == 1, result.output
+    assert "does not provide Two" in " ".join(result.output.split())
 
 
 def test_help_shows_no_type_after_flags():

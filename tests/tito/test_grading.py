@@ -310,6 +310,27 @@ def test_notebook_submission_is_graded(course, release, tmp_path):
     assert outcomes(grade(course, flat)) == CORRECT
 
 
+def test_a_notebook_saved_later_without_edits_does_not_hide_the_py_work(course, release, tmp_path):
+    """Jupyter saves a notebook it only opened: newer on disk, but the work is in the .py."""
+    pytest.importorskip("jupytext")
+    import os
+
+    from tito.course.notebooks import write_notebook
+
+    student = tmp_path / "pia"
+    shutil.copytree(release, student)
+    notebook = write_notebook(load_course(student).modules["01_alpha"])  # the unsolved file
+    path = student / "modules" / "01_alpha" / "alpha_dev.py"
+    path.write_text(solve(path.read_text()))
+    later = path.stat().st_mtime + 60
+    os.utime(notebook, (later, later))
+    before = notebook.read_bytes(), path.read_bytes()
+    report = grade(course, student)
+    assert outcomes(report) == CORRECT and report.source.endswith(".py"), report.warnings
+    assert not report.warnings
+    assert (notebook.read_bytes(), path.read_bytes()) == before  # grading wrote nothing
+
+
 def test_older_release_and_fixed_test_after_release(tmp_path):
     root = make_course(tmp_path / "course")
     add_module(root, "01_alpha", SOURCE, test_timeout=3)

@@ -138,6 +138,29 @@ def test_import_error_uses_the_courses_own_package(root, tmp_path, monkeypatch):
     assert ok.passed, ok.tests[0].message
 
 
+BLAS_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def test_the_tests_run_with_one_blas_thread_unless_the_user_chose(root, monkeypatch):
+    source = """
+        import os
+
+        def test_threads():
+            seen = [os.environ.get(name) for name in {names!r}]
+            assert seen == {expected!r}, seen
+        """
+    for name in BLAS_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    report = run(root, source.format(names=BLAS_VARIABLES, expected=["1", "1", "1"]))
+    assert report.passed, report.tests[0].message
+    from tito.course.processes import child_env
+
+    assert not set(BLAS_VARIABLES) & set(child_env(blas_threads=None))  # what milestones get
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the user's count stands, and nothing is added
+    report = run(root, source.format(names=BLAS_VARIABLES, expected=[None, "3", None]))
+    assert report.passed, report.tests[0].message
+
+
 def test_exception_at_load_time_is_a_load_problem(root):
     report = run(root, "x = 1\n\ny = {}['key']\n\ndef test_a():\n    pass\n")
     assert report.status == "load_error" and report.load_problem.kind == "exception"

@@ -97,6 +97,17 @@ class Course:
             )
         return found
 
+    def prerequisites_of(self, module: ModuleSpec) -> list[ModuleSpec]:
+        """Every module `module` builds on, directly or through another, in course order."""
+        needed: set[str] = set()
+        stack = list(module.prerequisites)
+        while stack:
+            key = stack.pop()
+            if key in self.modules and key not in needed and key != module.id:
+                needed.add(key)
+                stack += self.modules[key].prerequisites
+        return [spec for key, spec in self.modules.items() if key in needed]
+
     def milestone(self, key: str) -> MilestoneSpec:
         if key not in self.milestones:
             known = ", ".join(self.milestones) or "none"

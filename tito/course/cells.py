@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tito.course import files
 from tito.course.errors import TitoError
 
 HEADER = re.compile(r"^# %%(?=\s|$)")
@@ -149,12 +150,9 @@ def split_lines(text: str, keepends: bool = False) -> list[str]:
 
 def read_cells(path: Path) -> list[Cell]:
     """Read and parse a module file, with a clear error when it cannot be read."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise TitoError(f"{path} does not exist.") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TitoError(f"{path} cannot be read as UTF-8 text ({exc}).") from None
+    text = files.read_text(
+        path, what="The module file", failure=f"{path} cannot be read as UTF-8 text"
+    )
     return parse_cells(text, path)
 
 

@@ -32,19 +32,26 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from tito.course import files
 from tito.course.catalog import Course, ModuleSpec
-from tito.course.cells import SOLUTION_BEGIN, SOLUTION_END, Cell, parse_cells, split_lines
+from tito.course.cells import (
+    HIDDEN_BEGIN,
+    HIDDEN_END,
+    SOLUTION_BEGIN,
+    SOLUTION_END,
+    Cell,
+    cell_tests,
+    parse_cells,
+    split_lines,
+)
 from tito.course.errors import TitoError
 
-HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
-HIDDEN_END = "### END HIDDEN TESTS"
 SOLUTION, HIDDEN = "solution", "hidden tests"
 BEGINS = {SOLUTION_BEGIN: SOLUTION, HIDDEN_BEGIN: HIDDEN}
 ENDS = {SOLUTION_END: SOLUTION, HIDDEN_END: HIDDEN}
 # A line that means to be a marker but is not written exactly as one (`# ### BEGIN SOLUTION`
 # in code, `### END SOLUTION ###`): the release would leave it, and the block, in place.
 NEAR_MARKER = re.compile(r"^\s*#.*\b(BEGIN|END)\s+(SOLUTION|HIDDEN\s+TESTS)\b")
-TEST_NAME = re.compile(r"^(test_\w*|test)$")  # as the runner collects them
 REFLECT_HEADING = re.compile(r"^##\s+Reflect\b")
 SECTION_HEADING = re.compile(r"^#{1,2}\s")
 QUESTION = re.compile(r"\?|^\*\*Q\d")
@@ -167,12 +174,9 @@ def check_course(course: Course, modules: list[ModuleSpec] | None = None) -> Cou
 def check_module(course: Course, module: ModuleSpec) -> ModuleCheck:
     """Check one module: its file against the conventions, its exports with the exporter."""
     label = _label(course, module.source_path)
-    try:
-        text = module.source_path.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError:
-        raise TitoError(f"{label} does not exist.") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TitoError(f"{label} cannot be read as UTF-8 text ({exc}).") from None
+    text = files.read_text(
+        module.source_path, what="The module file", failure=f"{label} cannot be read as UTF-8 text"
+    )
     stats, findings = check_source(text, label)
     findings += _export_findings(course, module)
     return ModuleCheck(module.id, label, stats, tuple(_sorted(findings)))
@@ -239,13 +243,14 @@ class _ParsedCell:
         return meta.get("grade") is True and meta.get("locked") is True
 
     def test_functions(self) -> list[ast.FunctionDef]:
+        """The cell's tests as `cell_tests` finds them (the runner's rule), as AST nodes."""
         if self.tree is None:
             return []
+        names = {test.name for test in cell_tests(self.cell)}
         return [
             node
             for node in self.tree.body
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-            and TEST_NAME.match(node.name)
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in names
         ]
 
     @property
@@ -696,8 +701,8 @@ def _finding_from_error(error: TitoError, label: str, rule: str) -> Finding:
 
 def _yaml_line(path: Path, key: str) -> int:
     try:
-        lines = split_lines(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError):
+        lines = split_lines(files.read_text(path))
+    except TitoError:
         return 1
     return next((n for n, text in enumerate(lines, 1) if text.startswith(f"{key}:")), 1)
 

@@ -56,6 +56,8 @@ class ExportPlan:
     defined: tuple[str, ...]  # public names this module's export cells define, in order
     warnings: tuple[str, ...]  # one sentence each
     folders: tuple[Path, ...] = ()  # package folders to create, outermost first
+    # Every package module this module exports to ("core.tensor", ...), changed or not.
+    targets: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -114,7 +116,9 @@ def plan_export(course: Course, module: ModuleSpec, source_text: str | None = No
         warnings += _check_exports(course, module, defined)
     else:
         warnings.append(_nothing_exported(course, module, collected))
-    return ExportPlan(module, (*inits, *files), defined, tuple(warnings), folders)
+    return ExportPlan(
+        module, (*inits, *files), defined, tuple(warnings), folders, tuple(collected.sections)
+    )
 
 
 def plan_removal(course: Course, module: ModuleSpec) -> ExportPlan:
@@ -129,6 +133,27 @@ def plan_removal(course: Course, module: ModuleSpec) -> ExportPlan:
         new = _render_from_texts(course, path, sections, own=None)
         files.append(TargetFile(_dotted(course, path), path, old, new))
     return ExportPlan(module, tuple(files), (), ())
+
+
+def not_in_package(course: Course, modules: list[ModuleSpec]) -> list[ModuleSpec]:
+    """Those of `modules` whose code the package lacks: a file they export to is missing, or
+    lacks their section. A module that exports nothing is never missing; one whose file cannot
+    be read is missing unless the package holds some part of it."""
+    held: dict[str, set[Path]] = {}
+    for path, text in _generated_files(course).items():
+        for label in _parse_sections(text):
+            held.setdefault(label, set()).add(path)
+    missing = []
+    for module in modules:
+        label = _label(course, module.source_path)
+        try:
+            targets = _collect(course, module, _read_source(module.source_path)).sections
+            paths = {_target_path(course, dotted) for dotted in targets}
+        except TitoError:
+            paths = set() if label in held else {None}
+        if not paths <= held.get(label, set()):
+            missing.append(module)
+    return missing
 
 
 def write_plan(plan: ExportPlan) -> None:

@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tito import __version__
+from tito.course import files
 from tito.course.catalog import Course, load_course
 from tito.course.errors import TitoError
 from tito.course.grading import HIDDEN_FAILED, GradedTest, GradeReport, grade_module
@@ -100,15 +101,14 @@ def build_autograder(course: Course, out: Path, module_ids: list[str]) -> Path:
             "tito_version": __version__,
             "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
-        (staging / CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-        (staging / "requirements.txt").write_text(_requirements(), encoding="utf-8")
-        (staging / "setup.sh").write_text(SETUP_SH, encoding="utf-8")
-        (staging / "run_autograder").write_text(RUN_AUTOGRADER, encoding="utf-8")
+        files.write_text(staging / CONFIG, json.dumps(config, indent=2) + "\n")
+        files.write_text(staging / "requirements.txt", _requirements())
+        # Written as given, LF: a CRLF from Windows would break the scripts on Gradescope.
+        files.write_text(staging / "setup.sh", SETUP_SH)
+        files.write_text(staging / "run_autograder", RUN_AUTOGRADER)
         try:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            temporary = out.with_name(f".{out.name}.tito-tmp")
-            _zip(staging, temporary)
-            os.replace(temporary, out)
+            with files.replacing(out) as temporary:
+                _zip(staging, temporary)
         except OSError as error:
             raise TitoError(f"Could not write {out} ({error.strerror or error}).") from None
     return out
@@ -125,9 +125,7 @@ def _write_course(course: Course, target: Path, graded: list[str]) -> None:
         folder.mkdir(parents=True)
         shutil.copy2(module.yaml_path, folder / "module.yaml")
         if module.id in graded:
-            (folder / module.file).write_text(
-                _grading_text(module.source_path), encoding="utf-8", newline=""
-            )
+            files.write_text(folder / module.file, _grading_text(module.source_path))
     records = course.root / RELEASES
     if records.is_dir():
         shutil.copytree(records, target / RELEASES, ignore=skip_names)
@@ -137,7 +135,7 @@ def _grading_text(path: Path) -> str:
     """The instructor's file with solutions stripped and hidden tests kept."""
     from tito.course.cells import parse_cells
 
-    text = path.read_bytes().decode("utf-8")
+    text = files.read_text(path, what="The module file")
     student_text(text, path.name)  # every marker checked, with file:line
     out = []
     for cell in parse_cells(text, path.name):
@@ -182,7 +180,7 @@ def run(root: Path) -> dict:
     source = root / "source"
     submission = root / "submission"
     try:
-        config = json.loads((source / CONFIG).read_text(encoding="utf-8"))
+        config = files.read_json(source / CONFIG, what="The autograder's configuration")
         course = load_course(source / "course")
         records = read_records(course.root)
         reports = [
@@ -285,10 +283,7 @@ def _n(value: float) -> str:
 
 def write_results(root: Path, results: dict) -> Path:
     path = root / "results" / "results.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(".results.json.tmp")
-    temporary.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
+    files.write_atomic(path, json.dumps(results, indent=2) + "\n")
     return path
 
 

@@ -23,7 +23,7 @@ the message says a hidden test failed and the traceback is dropped.
 from __future__ import annotations
 
 import csv
-import json
+import io
 import os
 import re
 import tempfile
@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
+from tito.course import files
 from tito.course.catalog import Course, ModuleSpec, load_course
 from tito.course.cells import (
     HIDDEN_BEGIN,
@@ -154,10 +155,11 @@ class ModuleKey:
 def module_key(course: Course, module: ModuleSpec, records: list[dict]) -> ModuleKey:
     """Read the instructor's module file: test cells, points, Reflect questions."""
     relative = module.source_path.relative_to(course.root).as_posix()
-    try:
-        text = module.source_path.read_bytes().decode("utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise TitoError(f"The instructor's {relative} cannot be read ({error}).") from None
+    text = files.read_text(
+        module.source_path,
+        what="The instructor's module file",
+        failure=f"The instructor's {relative} cannot be read",
+    )
     cells = parse_cells(text, relative)
     graded = graded_cells(cells, relative)
     tests: dict[str, TestCell] = {}
@@ -310,10 +312,10 @@ def _relative(path: Path, folder: Path) -> str:
 def _release_note(submission: Path, records: list[dict], report: GradeReport) -> str:
     """The release the submission says it came from; a warning if it is not the latest."""
     try:
-        data = json.loads((submission / MANIFEST).read_text(encoding="utf-8"))
-        claimed = data.get("release_id") if isinstance(data, dict) else None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        data = files.read_json(submission / MANIFEST)
+    except TitoError:
         return ""
+    claimed = data.get("release_id") if isinstance(data, dict) else None
     if not isinstance(claimed, str) or not records:
         return claimed if isinstance(claimed, str) else ""
     known = {r.get("release_id"): r for r in records}
@@ -418,7 +420,7 @@ def _run(course: Course, module: ModuleSpec, root: Path, text: str, limits: Limi
     sandbox = sandbox_course(course, root)
     spec = sandbox.modules[module.id]
     spec.folder.mkdir(parents=True, exist_ok=True)
-    spec.source_path.write_text(text, encoding="utf-8", newline="")
+    files.write_text(spec.source_path, text)
     sandbox = replace(sandbox, modules={module.id: spec})
     return run_module_tests(sandbox, spec, limits=limits)
 
@@ -597,8 +599,8 @@ def _graded_modules(course: Course) -> list[ModuleSpec]:
     graded = []
     for module in course.modules.values():
         try:
-            cells = parse_cells(module.source_path.read_text(encoding="utf-8"), module.file)
-        except (OSError, UnicodeDecodeError, TitoError):
+            cells = parse_cells(files.read_text(module.source_path), module.file)
+        except TitoError:
             continue
         if any(c.kind == "code" and c.nbgrader.get("grade") for c in cells):
             graded.append(module)
@@ -660,12 +662,12 @@ def _grade_job(job) -> GradeReport:
 
 def write_csv(reports: list[GradeReport], path: Path) -> None:
     """One row per (student, module): student, module, points, max."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["student", "module", "points", "max"])
-        for r in reports:
-            writer.writerow([r.student, r.module_id, _number(r.points), _number(r.max_points)])
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(["student", "module", "points", "max"])
+    for r in reports:
+        writer.writerow([r.student, r.module_id, _number(r.points), _number(r.max_points)])
+    files.write_atomic(path, text.getvalue())
 
 
 def junit_xml(reports: list[GradeReport], name: str = "tito grade") -> ET.ElementTree:
@@ -737,8 +739,8 @@ def _totals(suites: ET.Element) -> None:
 
 
 def write_junit(reports: list[GradeReport], path: Path, name: str = "tito grade") -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    junit_xml(reports, name).write(path, encoding="utf-8", xml_declaration=True)
+    with files.replacing(path) as temporary:
+        junit_xml(reports, name).write(temporary, encoding="utf-8", xml_declaration=True)
 
 
 def write_junit_per_student(reports: list[GradeReport], folder: Path) -> list[Path]:

@@ -71,8 +71,9 @@ def run_milestone(
 
 
 def _execute(course, milestone, args, echo, timeout) -> MilestoneRun:
-    # The course root on PYTHONPATH: the script imports the student's own `tinytorch`.
-    env = processes.child_env(pythonpath=[course.root])
+    # The course root on PYTHONPATH: the script imports the student's own `tinytorch`. A demo
+    # trains a model and times nothing against a bound, so its BLAS may use every core.
+    env = processes.child_env(pythonpath=[course.root], blas_threads=None)
     command = [sys.executable, str(milestone.script_path), *args]
     started = time.perf_counter()
     # stderr (the progress bar) goes straight to the terminal; stdout is read line by line.

@@ -15,12 +15,15 @@ as it was, and of its cells (everything below the header). Later, comparing them
 side changed since (`notebook_state`):
 
 - only the notebook: its edits are brought into the .py (`sync_from_notebook_if_newer`, which
-  `tito module test/complete` and grading call first), so the student's work is what runs;
+  `tito module test/complete` call first), so the student's work is what runs;
 - only the .py: the notebook is out of date and the .py is used;
 - both, differently: tito refuses and names both files and the commands that pick a side.
 
 Nothing here overwrites work: `write_notebook` refuses to replace a notebook holding edits the
 .py does not have, and `sync_notebook` one whose .py changed since, unless forced.
+
+The comparison itself (`compare_notebook`) works on texts and reads or writes no file: grading
+asks it about a submission, which it must never write into (see `sandbox.py`).
 """
 
 from __future__ import annotations
@@ -202,20 +205,8 @@ def notebook_state(source: Path) -> SyncResult:
         return SyncResult(NO_NOTEBOOK, source, path)
     notebook = read_notebook(path)
     original = files.read_text(source, what="The module file")
-    recorded = notebook.metadata.get(METADATA_KEY, {})
-    text = to_python(notebook, original)
-    if _cells_sha256(text) == _cells_sha256(original):
-        return SyncResult(IN_SYNC, source, path)
-    source_changed = recorded.get("source_sha256") != _sha256(original)
-    notebook_changed = recorded.get("cells_sha256") != _cells_sha256(text)
-    if "cells_sha256" not in recorded:
-        # Written by an older tito (one fingerprint): the notebook changed if the .py did not.
-        notebook_changed = not source_changed or not recorded
-    if not notebook_changed and not source_changed:
-        return SyncResult(IN_SYNC, source, path)  # a conversion quirk, not an edit
-    if notebook_changed and not source_changed:
-        return SyncResult(NOTEBOOK_NEWER, source, path)
-    if source_changed and not notebook_changed:
+    state, _ = compare_notebook(original, notebook)
+    if state == SOURCE_NEWER:
         return SyncResult(
             SOURCE_NEWER,
             source,
@@ -223,15 +214,41 @@ def notebook_state(source: Path) -> SyncResult:
             f"{path.name} is older than {source.name}; using the .py "
             f"(`tito notebook {source.parent.name}` writes the notebook again).",
         )
-    return SyncResult(CONFLICT, source, path)
+    return SyncResult(state, source, path)
+
+
+def compare_notebook(original: str, notebook) -> tuple[str, str]:
+    """Which side changed since tito wrote the notebook: IN_SYNC, NOTEBOOK_NEWER, SOURCE_NEWER
+    or CONFLICT, and the notebook as module-file text (`original`'s header kept).
+
+    Works on what it is given and touches no file. A notebook without tito's fingerprints (not
+    written by tito) counts as CONFLICT unless it converts to `original`'s cells.
+    """
+    recorded = notebook.metadata.get(METADATA_KEY, {})  # read first: to_python drops it
+    text = to_python(notebook, original)
+    if _cells_sha256(text) == _cells_sha256(original):
+        return IN_SYNC, text
+    source_changed = recorded.get("source_sha256") != _sha256(original)
+    notebook_changed = recorded.get("cells_sha256") != _cells_sha256(text)
+    if "cells_sha256" not in recorded:
+        # Written by an older tito (one fingerprint): the notebook changed if the .py did not.
+        notebook_changed = not source_changed or not recorded
+    if not notebook_changed and not source_changed:
+        return IN_SYNC, text  # a conversion quirk, not an edit
+    if notebook_changed and not source_changed:
+        return NOTEBOOK_NEWER, text
+    if source_changed and not notebook_changed:
+        return SOURCE_NEWER, text
+    return CONFLICT, text
 
 
 def sync_from_notebook_if_newer(source: Path) -> SyncResult:
     """Bring a notebook's edits into its module file when only the notebook changed.
 
-    The one call tito's test, complete and grading make before running a module file: after
-    it, unless the result is a conflict, the .py holds the student's latest work. It needs no
-    course (a submission folder is enough); a conflict is returned, not raised (`error()`).
+    The one call tito's test and complete make before running a module file: after it, unless
+    the result is a conflict, the .py holds the student's latest work. It needs no course; a
+    conflict is returned, not raised (`error()`). Grading compares the same way but writes
+    nothing (`compare_notebook`).
     """
     state = notebook_state(source)
     if state.state != NOTEBOOK_NEWER:
@@ -251,14 +268,23 @@ def sync_from_notebook_if_newer(source: Path) -> SyncResult:
 
 def read_notebook(path: Path):
     """An .ipynb file as an nbformat notebook; a broken file is one TitoError."""
-    import jupytext
+    return parse_notebook(files.read_text(path, what="The notebook"), str(path))
 
-    text = files.read_text(path, what="The notebook")
+
+def parse_notebook(text: str, shown: str):
+    """The text of an .ipynb file as an nbformat notebook; `shown` names it in an error."""
+    try:
+        import jupytext
+    except ImportError:
+        raise TitoError(
+            f"{shown} is a notebook, and reading it needs jupytext.",
+            hint='Install it: pip install jupytext (it comes with pip install -e ".[dev]").',
+        ) from None
     try:
         return jupytext.reads(text, fmt="ipynb")
     except Exception as error:  # noqa: BLE001 - nbformat raises several types for bad files
         raise TitoError(
-            f"{path} is not a readable notebook ({error}).",
+            f"{shown} is not a readable notebook ({error}).",
             hint="Save it again in Jupyter (a half-saved file looks like this), then retry.",
         ) from None
 

@@ -6,6 +6,10 @@ import) goes through `spawn`, so the portability choices live here once:
 - The child gets tito's environment without PYTHONPATH/PYTHONHOME (the course root is put on
   `sys.path` explicitly, never inherited from whatever the student's shell holds) and with
   UTF-8 I/O, so its output decodes the same on a cp1252 Windows console as on Linux.
+- Its BLAS runs one thread unless the user set a count (any of `BLAS_THREADS`): a module's tests
+  that time a matrix product then measure the same thing on a busy machine as on an idle one,
+  instead of fighting every other process for the cores. A milestone opts out: it trains a
+  model and may use every core.
 - On POSIX the child starts a new session, so `os.killpg` reaches every process it started,
   even those whose parent already exited. On Windows it starts a new process group, and a kill
   walks the tree with psutil (what `taskkill /T` does); the same psutil walk is used wherever
@@ -28,6 +32,8 @@ from pathlib import Path
 from tito.course.errors import TitoError
 
 OUTPUT_TAIL = 4000  # characters of a finished process's output kept by `run`
+# What OpenBLAS, OpenMP (and so most BLAS builds) and MKL read for their thread count.
+BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 Preexec = Callable[[], None]
 
 
@@ -43,10 +49,18 @@ class Finished:
 
 
 def child_env(
-    *, pythonpath: Sequence[str | Path] = (), extra: dict[str, str] | None = None
+    *,
+    pythonpath: Sequence[str | Path] = (),
+    extra: dict[str, str] | None = None,
+    blas_threads: int | None = 1,
 ) -> dict[str, str]:
-    """tito's environment for a child Python: no inherited PYTHONPATH/PYTHONHOME, UTF-8 I/O."""
+    """tito's environment for a child Python: no inherited PYTHONPATH/PYTHONHOME, UTF-8 I/O,
+    BLAS on `blas_threads` threads unless the user set a count (None: BLAS decides)."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    # One count set by the user leaves all three alone: OpenBLAS prefers its own variable to
+    # OMP_NUM_THREADS, so filling in the others would overrule the user's choice.
+    if blas_threads is not None and not any(name in env for name in BLAS_THREADS):
+        env.update(dict.fromkeys(BLAS_THREADS, str(blas_threads)))
     env.update(
         PYTHONDONTWRITEBYTECODE="1",
         PYTHONIOENCODING="utf-8",

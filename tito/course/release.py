@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tito import __version__
+from tito.course import files
 from tito.course.catalog import Course, load_course
 from tito.course.cells import (
     HIDDEN_BEGIN,
@@ -314,7 +315,7 @@ def _write_release(course: Course, out: Path, modules: dict[str, _Stripped]) -> 
         summary = ReleaseSummary(out=out, files=_copy_course(course.root, staging))
         entries = {}
         for module_id, item in modules.items():
-            (staging / item.relative).write_text(item.student.text, encoding="utf-8", newline="")
+            files.write_text(staging / item.relative, item.student.text)
             summary.stripped[module_id] = item.student.solutions
             summary.answers[module_id] = item.student.answers
             summary.hidden[module_id] = sum(item.student.hidden.values())
@@ -334,7 +335,7 @@ def _write_release(course: Course, out: Path, modules: dict[str, _Stripped]) -> 
             "modules": entries,
         }
         text = json.dumps(summary.manifest, indent=2) + "\n"
-        (staging / MANIFEST).write_text(text, encoding="utf-8")
+        files.write_text(staging / MANIFEST, text)
         summary.record = _write_record(course.root, release_id, text)
         try:
             _move_into_place(staging, out)
@@ -348,12 +349,8 @@ def _write_release(course: Course, out: Path, modules: dict[str, _Stripped]) -> 
 
 def _write_record(root: Path, release_id: str, text: str) -> Path:
     """`releases/<id>.json` in the instructor's course, written atomically."""
-    folder = root / RELEASES
-    folder.mkdir(exist_ok=True)
-    path = folder / f"{release_id}.json"
-    temp = folder / f".{release_id}.json.tito-tmp"
-    temp.write_text(text, encoding="utf-8")
-    os.replace(temp, path)
+    path = root / RELEASES / f"{release_id}.json"
+    files.write_atomic(path, text)
     return path
 
 
@@ -386,10 +383,11 @@ def _strip_all(course: Course) -> dict[str, _Stripped]:
     stripped = {}
     for module in course.modules.values():
         relative = module.source_path.relative_to(course.root).as_posix()
-        try:
-            text = module.source_path.read_bytes().decode("utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            raise TitoError(f"{relative} cannot be read as UTF-8 text ({error}).") from None
+        text = files.read_text(
+            module.source_path,
+            what="The module file",
+            failure=f"{relative} cannot be read as UTF-8 text",
+        )
         student = student_text(text, relative)
         # Checked on the instructor's text, so an error names the line they see; fingerprinted
         # on the student's text, which is what submissions are compared with.
@@ -495,7 +493,7 @@ def _reduce_package(copy_root: Path) -> list[str]:
 def _move_into_place(staging: Path, out: Path) -> None:
     """Make `out` hold exactly what `staging` holds (keeping `out/.git`)."""
     if not out.exists():
-        os.replace(staging, out)
+        files.replace(staging, out)
         return
     for child in out.iterdir():
         if child.name == KEEP_ON_FORCE:
@@ -505,7 +503,7 @@ def _move_into_place(staging: Path, out: Path) -> None:
         else:
             child.unlink()
     for child in staging.iterdir():
-        os.replace(child, out / child.name)
+        files.replace(child, out / child.name)
 
 
 # ── reading the manifest ──
@@ -513,12 +511,9 @@ def _move_into_place(staging: Path, out: Path) -> None:
 
 def read_manifest(path: Path) -> dict:
     """Load and check a `release.json`; a problem is a TitoError naming the file."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise TitoError(f"The release manifest {path} does not exist.") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise TitoError(f"The release manifest {path} cannot be read ({error}).") from None
+    data = files.read_json(
+        path, what="The release manifest", failure=f"The release manifest {path} cannot be read"
+    )
     modules = data.get("modules") if isinstance(data, dict) else None
     if not isinstance(modules, dict) or not all(
         isinstance(entry, dict)
@@ -538,10 +533,10 @@ def hidden_tests_note(root: Path, module_id: str) -> str | None:
     """In a student copy: one sentence saying that hidden tests run at grading, if the
     release removed any from this module (read from the copy's release.json)."""
     try:
-        data = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
+        data = files.read_json(root / MANIFEST)
         hidden = data["modules"][module_id].get("hidden") or {}
         count = sum(int(n) for n in hidden.values())
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (TitoError, ValueError, KeyError, TypeError, AttributeError):
         return None
     if not count:
         return None

@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
 
+from tito.course.files import write_atomic
 from tito.course.grading import GradeReport
-from tito.course.progress import write_atomic
 
 BINS = 10  # histogram bins over 0-100 %
 BAR_WIDTH = 360  # px of a 100 % bar

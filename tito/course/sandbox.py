@@ -14,12 +14,12 @@ reading a notebook submission (`*_dev.ipynb`) as percent-format text.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from tito.course import files
 from tito.course.catalog import Course, ModuleSpec
 from tito.course.errors import TitoError
 from tito.course.release import skip_names
@@ -62,7 +62,7 @@ def _find(folder: Path, module: ModuleSpec, name: str) -> Path | None:
         if candidate.is_file():
             return candidate
     found = []
-    for directory, folders, files in os.walk(folder):
+    for directory, folders, names in os.walk(folder):
         # Hidden folders, virtual environments and zip debris never hold the submission.
         folders[:] = [
             f
@@ -71,30 +71,36 @@ def _find(folder: Path, module: ModuleSpec, name: str) -> Path | None:
             and f not in ("__MACOSX", "__pycache__", "node_modules")
             and not os.path.exists(os.path.join(directory, f, "pyvenv.cfg"))
         ]
-        if name in files:
+        if name in names:
             found.append(Path(directory) / name)
     return min(found, key=lambda p: (len(p.parts), str(p))) if found else None
 
 
 def _newer_of(python: Path, notebook: Path) -> Submitted:
-    """The .py, unless the notebook holds edits it lacks (see `find_submission`)."""
-    from tito.course.notebooks import METADATA_KEY, to_python
+    """The .py, unless the notebook holds edits it lacks (see `find_submission`).
+
+    The same comparison as `tito module test` makes (`notebooks.compare_notebook`), but
+    grading never brings the notebook's edits into the .py: a submission is read, never
+    written. Where tito would refuse (both sides edited, or a notebook tito did not write
+    that differs), grading cannot ask the student, so the newer file is graded and a warning
+    says so.
+    """
+    from tito.course.notebooks import CONFLICT, METADATA_KEY, NOTEBOOK_NEWER, compare_notebook
 
     text = _read(python)
     try:
         book = _read_notebook(notebook)
-        recorded = book.metadata.get(METADATA_KEY, {}).get("source_sha256")
-        converted = to_python(book, text)
+        fingerprinted = bool(book.metadata.get(METADATA_KEY))
+        state, converted = compare_notebook(text, book)
     except TitoError as error:
         return Submitted(text, python, (f"{notebook.name} was not read ({error.message}).",))
-    if converted == text:
-        return Submitted(text, python)
-    untouched_py = recorded == hashlib.sha256(text.encode("utf-8")).hexdigest()
     newer = notebook.stat().st_mtime > python.stat().st_mtime
-    if untouched_py or (not recorded and newer):
+    if state == NOTEBOOK_NEWER or (state == CONFLICT and not fingerprinted and newer):
         return Submitted(
             converted, notebook, (f"Graded {notebook.name}: it holds edits {python.name} lacks.",)
         )
+    if state != CONFLICT:
+        return Submitted(text, python)  # in step, or only the .py was edited since
     if newer:
         return Submitted(
             converted,
@@ -114,26 +120,13 @@ def notebook_text(path: Path) -> str:
 
 
 def _read_notebook(path: Path):
-    try:
-        import jupytext
-    except ImportError:
-        raise TitoError(
-            f"{path.name} is a notebook, and reading it needs jupytext.",
-            hint='Install it: pip install jupytext (it comes with pip install -e ".[dev]").',
-        ) from None
-    try:
-        return jupytext.reads(_read(path), fmt="ipynb")
-    except TitoError:
-        raise
-    except Exception as error:  # noqa: BLE001 - nbformat raises several types for bad files
-        raise TitoError(f"{path.name} is not a readable notebook ({error}).") from None
+    from tito.course.notebooks import parse_notebook
+
+    return parse_notebook(_read(path), path.name)
 
 
 def _read(path: Path) -> str:
-    try:
-        return path.read_bytes().decode("utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise TitoError(f"{path.name} cannot be read as UTF-8 text ({error}).") from None
+    return files.read_text(path, failure=f"{path.name} cannot be read as UTF-8 text")
 
 
 # ── the package ──
@@ -152,14 +145,8 @@ def earlier_modules(course: Course, module: ModuleSpec) -> list[ModuleSpec]:
     """Every module before `module` in course order, and its prerequisites wherever they
     stand: what a student who reached `module` has exported."""
     order = list(course.modules)
-    index = order.index(module.id)
-    wanted = set(order[:index])
-    stack = list(module.prerequisites)
-    while stack:
-        mid = stack.pop()
-        if mid in course.modules and mid not in wanted and mid != module.id:
-            wanted.add(mid)
-            stack += course.modules[mid].prerequisites
+    wanted = set(order[: order.index(module.id)])
+    wanted.update(spec.id for spec in course.prerequisites_of(module))
     return [spec for mid, spec in course.modules.items() if mid in wanted]
 
 

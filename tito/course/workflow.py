@@ -100,6 +100,7 @@ def test_module(course: Course, module: ModuleSpec) -> Tested:
     """Run a module's tests on the student's latest work and record the run."""
     notes = use_latest_work(module)
     report = run_module_tests(course, module)
+    _check_built_on(course, module, report)
     update_progress(course.state_dir, mark_tested(module.id, summarize(report)))
     return Tested(report, notes)
 
@@ -111,6 +112,7 @@ def complete_module(course: Course, module: ModuleSpec, *, force: bool = False) 
     source_bytes = _read_source(module)
     plan = exporting.plan_export(course, module)
     report = run_module_tests(course, module)
+    _check_built_on(course, module, report)
     result = Completion(module=module, report=report, warnings=warnings + list(plan.warnings))
     result.notes = notes
     summary = summarize(report)
@@ -165,8 +167,10 @@ def summarize(report: RunReport) -> dict:
 
 
 def verify_import(course: Course, module: ModuleSpec, plan) -> None:
-    """Import every written package module in a fresh interpreter and check the exports."""
-    targets = sorted({f.dotted for f in plan.files if f.new_text and f.dotted})
+    """Import every package module the module exports to in a fresh interpreter and check
+    its `exports`: all of its targets, not only those this export changed, since a listed
+    name may live in a file that was already up to date."""
+    targets = sorted(plan.targets)
     if not targets:
         return
     script = (
@@ -290,6 +294,22 @@ def _check_prerequisites(course: Course, module: ModuleSpec, force: bool) -> lis
         hint=f"Run `tito module complete {missing[0]}`, or add --force to go ahead anyway.",
         exit_code=CHECK_FAILED,
     )
+
+
+def _check_built_on(course: Course, module: ModuleSpec, report: RunReport) -> None:
+    """A module file that failed on an import while a module it builds on is not exported
+    yet (a fresh student copy): say which one to complete, instead of showing the traceback."""
+    problem = report.load_problem
+    if report.status != "load_error" or problem is None or problem.kind != "import":
+        return
+    missing = exporting.not_in_package(course, course.prerequisites_of(module))
+    if missing:
+        first = missing[0].id
+        raise TitoError(
+            f"{module.id} builds on {first}, whose code is not in tinytorch yet "
+            f"({problem.message}): run `tito module complete {first}` first.",
+            exit_code=CHECK_FAILED,
+        )
 
 
 def _read_source(module: ModuleSpec) -> bytes:
