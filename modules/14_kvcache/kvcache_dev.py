@@ -947,6 +947,7 @@ if __name__ == "__main__":
 # model, where each operation's arithmetic outweighs its overhead.
 # ### END SOLUTION
 
+# %% [markdown]
 # **Q3 (prefill and decode).** A prefill of T tokens and T single-token steps do the same
 # arithmetic in total. Why is the prefill much faster? What does this suggest about when
 # a GPU (or any wide vector machine) is busy and when it waits?
