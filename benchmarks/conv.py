@@ -13,6 +13,8 @@ the ratio PyTorch time / tinytorch time (above 1 means tinytorch is faster).
 Threads: both sides use OPENBLAS_NUM_THREADS threads (default 1, as the CNN milestone runs;
 set it in the environment to change): NumPy's OpenBLAS reads it at import, PyTorch gets
 `torch.set_num_threads` with the same number. Speed is reported here, never asserted in a test.
+glibc's malloc keeps freed memory for reuse (module 16's `keep_freed_memory()`, called in
+main; process-wide, so for both frameworks).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ THREADS = int(os.environ["OPENBLAS_NUM_THREADS"])
 import numpy as np  # noqa: E402
 
 from benchmarks.gpt import interleave  # noqa: E402
+from tinytorch.acceleration import keep_freed_memory  # noqa: E402
 from tinytorch.core.spatial import conv2d  # noqa: E402
 from tinytorch.core.tensor import Tensor  # noqa: E402
 
@@ -139,6 +142,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=9, help="alternating rounds (A B A B)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args()
+    keep_freed_memory()  # module 16's allocator switch, for both frameworks (process-wide)
     rows = [bench(name, config, args.rounds) for name, config in CONFIGS.items()]
     print(
         f"python {platform.python_version()}, numpy {np.__version__}, "

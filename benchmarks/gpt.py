@@ -14,7 +14,9 @@ accelerated model with the cache; every run must give the same tokens.
 
 Threads are pinned the same way on both sides before anything is measured: `--threads N`
 (default 1) sets NumPy's BLAS library with threadpoolctl (module 16's `set_blas_threads`) and
-PyTorch's intra-op pool with `torch.set_num_threads(N)`.
+PyTorch's intra-op pool with `torch.set_num_threads(N)`. glibc's malloc is told to keep freed
+memory (module 16's `keep_freed_memory()`, process-wide, so for both frameworks) in this
+process and in every memory child: importing tinytorch no longer does it.
 
 Memory of one training step, measured two ways:
 
@@ -46,7 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinytorch.acceleration import accelerate, set_blas_threads
+from tinytorch.acceleration import accelerate, keep_freed_memory, set_blas_threads
 from tinytorch.core.losses import cross_entropy
 from tinytorch.core.optimizers import Adam
 from tinytorch.models.transformer import GPT
@@ -351,6 +353,7 @@ def memory_child(framework: str, name: str) -> None:
     # First train a tiny throwaway model: that pages in the library code a training step
     # uses and does the frameworks' one-time initialisation (PyTorch's is about 75 MB of
     # mostly code pages), which would otherwise be counted against the first model built.
+    keep_freed_memory()  # as in the timed process, for both frameworks
     tiny = _trainer(framework, dict(vocab=10, dim=8, heads=2, layers=1, context=4, batch=2))
     tiny()
     tiny()
@@ -459,6 +462,7 @@ def main() -> None:
     parser.add_argument("--no-generation", action="store_true", help="skip the generation rows")
     args = parser.parse_args()
     pinned = set_blas_threads(args.threads)
+    memory_kept = keep_freed_memory()
     if torch:
         torch.manual_seed(0)
         torch.set_num_threads(args.threads)
@@ -479,7 +483,7 @@ def main() -> None:
         f"machine: {platform.machine()}, {os.cpu_count()} cores, python "
         f"{platform.python_version()}, numpy {np.__version__}, "
         f"torch {torch.__version__ if torch else 'absent'}; threads {args.threads} on both sides "
-        f"(NumPy BLAS pinned: {pinned})"
+        f"(NumPy BLAS pinned: {pinned}); malloc keeps freed memory: {memory_kept}"
     )
     print("| benchmark | tinytorch ms | PyTorch ms | tinytorch / PyTorch throughput |")
     print("|---|---|---|---|")

@@ -8,6 +8,8 @@ Rounds alternate A B A B so both see the same machine state; each round times `-
 steps. Prints the median milliseconds per step, the ratio, and a cProfile top-10 of the
 tinytorch step. Both sides use OPENBLAS_NUM_THREADS threads (default 1; set it in the
 environment to change). Nothing here is asserted: speed is reported, not tested.
+glibc's malloc keeps freed memory for reuse (module 16's `keep_freed_memory()`, called in
+main; process-wide, so for both frameworks).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from benchmarks.gpt import (  # noqa: E402
     tinytorch_step,
     torch_step,
 )
+from tinytorch.acceleration import keep_freed_memory  # noqa: E402
 from tinytorch.core.losses import cross_entropy  # noqa: E402
 from tinytorch.core.optimizers import Adam  # noqa: E402
 
@@ -79,6 +82,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--profile", type=int, default=200, help="tinytorch steps to profile")
     args = parser.parse_args()
+    keep_freed_memory()  # module 16's allocator switch, for both frameworks (process-wide)
 
     config = {**CONFIGS["tinygpt-b8"], "batch": args.batch}
     model, tokens = build(config)

@@ -8,37 +8,7 @@ imported), and nothing here fails while only the early modules are exported.
 
 from __future__ import annotations
 
-import ctypes
 import importlib
-import os
-import sys
-
-
-def _keep_freed_memory() -> bool:
-    """Ask glibc's malloc to keep freed memory for reuse instead of handing it back to Linux.
-
-    Every NumPy operation returns a new array, and a training step makes hundreds of
-    temporaries of a few MB. By default glibc gives such blocks back to the operating system
-    when they are freed (mmap for blocks above a threshold, and trimming the heap's top), so
-    the next temporary of the same size starts on fresh pages and the kernel has to fault
-    in and zero every 4 KB page again. Measured on the benchmark's larger GPT, that made the
-    MLP's GELU 4x slower and the whole training step about 20% slower. Keeping the memory
-    costs nothing in speed; the process's resident size stays at its peak instead of shrinking.
-    Set TINYTORCH_KEEP_FREED_MEMORY=0 to leave malloc as it is. Returns whether it applied.
-    """
-    if not sys.platform.startswith("linux") or os.environ.get("TINYTORCH_KEEP_FREED_MEMORY") == "0":
-        return False
-    try:
-        mallopt = ctypes.CDLL(None).mallopt  # glibc (musl has it too, and ignores it)
-    except (OSError, AttributeError):
-        return False
-    m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's <malloc.h>
-    mmap_set = mallopt(m_mmap_threshold, 32 * 1024 * 1024)  # the most glibc takes on 64-bit
-    trim_set = mallopt(m_trim_threshold, 1024 * 1024 * 1024)
-    return mmap_set == 1 and trim_set == 1  # mallopt returns 1 on success
-
-
-KEEPS_FREED_MEMORY = _keep_freed_memory()
 
 # name -> (package module that defines it, course module that exports it)
 _EXPORTS = {
