@@ -23,6 +23,9 @@
 # - why an op chain like `scores * scale + mask -> softmax` costs a pass over memory (and an
 #   array kept for backward) per op, and how one fused op with a hand-derived rule avoids it;
 # - how one (D, 3D) product replaces three (D, D) ones for Q, K and V;
+# - why a fused op is not yet a fast one when its arrays do not fit in cache, and how
+#   working in cache-sized blocks (GELU, attention) and reductions as BLAS products
+#   (LayerNorm) cut the memory traffic;
 # - how to swap modules for fused ones while keeping the weights, so the loss is the same;
 # - when BLAS threads help and when they hurt (a loaded machine), and what the allocator does.
 #
@@ -48,7 +51,9 @@
 # softmax and log-softmax (02), cross-entropy from logits (04, softmax - onehot), LayerNorm
 # (13). What is not: attention (seven ops: three projections, head split, `Q Kᵀ`, scale,
 # mask, softmax, `P V`, merge), and every Linear layer (a matmul op, then an add op for the
-# bias, whose gradient is summed by the engine's un-broadcast).
+# bias, whose gradient is summed by the engine's un-broadcast). And "one op" is not the end:
+# GELU is one op, yet it streams the (B·T, 4D) hidden array through memory about twenty
+# times, forward and backward.
 
 # %%
 #| default_exp acceleration
@@ -869,7 +874,7 @@ def test_attention():
     x1, x2 = Tensor(long_x, requires_grad=True), Tensor(long_x, requires_grad=True)
     expected, got = mha(x1, causal_mask(70)), fused(x2, causal_mask(70))
     assert np.allclose(got.data, expected.data, atol=1e-5), (
-        f"T = 70 (heads in several blocks): max diff {np.abs(got.data - expected.data).max():.2e}"
+        f"T = 70 with a causal mask: max diff {np.abs(got.data - expected.data).max():.2e}"
     )
     (expected * expected).sum().backward()
     (got * got).sum().backward()

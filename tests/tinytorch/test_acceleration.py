@@ -5,11 +5,14 @@ import pytest
 
 from tests.tinytorch.gradcheck import assert_finite_differences, assert_matches_torch, torch
 from tinytorch.acceleration import (
+    BLOCK_ELEMENTS,
     FusedAttention,
+    FusedMLP,
     accelerate,
     fused_attention,
     layer_norm,
     linear,
+    linear_gelu,
 )
 from tinytorch.core.attention import MultiHeadAttention, causal_mask
 from tinytorch.core.losses import cross_entropy
@@ -57,6 +60,49 @@ def test_layer_norm_gradients():
             torch.nn.functional.layer_norm(x, (6,), g, b, 1e-5) * torch.tensor(w)
         ).sum(),
         *arrays,
+    )
+
+
+@pytest.mark.parametrize("rows", [3, BLOCK_ELEMENTS // 8 + 5])
+def test_linear_gelu_gradients(rows):
+    """One block, and several blocks of width 8 with a short last one (float64 throughout)."""
+    arrays = [_weights(rows, 4), _weights(4, 8), _weights(8)]
+    w = _weights(rows, 8)
+    build = lambda x, wt, b: (linear_gelu(x, wt, b) * Tensor(w, dtype=np.float64)).sum()  # noqa: E731
+    if rows < 10:  # finite differences cost two forward passes per input number
+        assert_finite_differences(build, *arrays)
+    assert_matches_torch(
+        build,
+        lambda x, wt, b: (
+            torch.nn.functional.gelu(x @ wt + b, approximate="tanh") * torch.tensor(w)
+        ).sum(),
+        *arrays,
+    )
+
+
+def test_fused_mlp_refuses_an_activation_it_does_not_compute():
+    from tinytorch.core.activations import GELU
+    from tinytorch.models.transformer import MLP
+
+    mlp = MLP(4, 8)
+    mlp.gelu = GELU("none")
+    with pytest.raises(ValueError, match="tanh GELU"):
+        FusedMLP.from_mlp(mlp)
+
+
+@pytest.mark.parametrize("mask", ["per-head", "causal-long"])
+def test_attention_masks_across_head_blocks(mask):
+    """At T = 80, 6 x 2 heads are two blocks of (T, T) scores: a float mask per batch and
+    head must follow its heads into their block, a causal mask is shared by all."""
+    length = 80
+    assert 6 * 2 > BLOCK_ELEMENTS // length**2, "the case must need more than one head block"
+    qkv = _weights(6, length, 12)
+    given = causal_mask(length) if mask == "causal-long" else _weights(6, 2, length, length)
+    w = _weights(6, length, 4)
+    build = lambda t: (fused_attention(t, 2, given) * Tensor(w, dtype=np.float64)).sum()  # noqa: E731
+    torch_mask = given if mask == "causal-long" else given.astype(np.float64)
+    assert_matches_torch(
+        build, lambda t: (torch_attention(t, 2, torch_mask) * torch.tensor(w)).sum(), qkv
     )
 
 
