@@ -656,6 +656,7 @@ def test_linear_gelu():
 if __name__ == "__main__":
     test_linear_gelu()
 
+
 # %% [markdown]
 # ## 5. Attention as one op, with one projection for Q, K and V
 #
