@@ -462,6 +462,11 @@ def main() -> None:
     parser.add_argument("--no-generation", action="store_true", help="skip the generation rows")
     args = parser.parse_args()
     pinned = set_blas_threads(args.threads)
+    if args.threads > 1:
+        print(
+            "note: with more than one thread the two libraries' worker threads compete between "
+            "alternated steps; compare each framework timed alone (benchmarks/README.md)."
+        )
     memory_kept = keep_freed_memory()
     if torch:
         torch.manual_seed(0)
