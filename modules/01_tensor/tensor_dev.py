@@ -371,13 +371,17 @@ class Tensor:
     def __rmatmul__(self, other) -> "Tensor":
         return _matmul(other, self)
 
-    def sum(self, axis=None, keepdims: bool = False) -> "Tensor":
+    # np.sum(t), np.mean(t), np.max(t) call these with NumPy's own keywords (section 8).
+    def sum(self, axis=None, keepdims: bool = False, **numpy_keywords) -> "Tensor":
+        _refuse_numpy_keywords("sum", numpy_keywords)
         return _reduce("sum", self, axis, keepdims)
 
-    def mean(self, axis=None, keepdims: bool = False) -> "Tensor":
+    def mean(self, axis=None, keepdims: bool = False, **numpy_keywords) -> "Tensor":
+        _refuse_numpy_keywords("mean", numpy_keywords)
         return _reduce("mean", self, axis, keepdims)
 
-    def max(self, axis=None, keepdims: bool = False) -> "Tensor":
+    def max(self, axis=None, keepdims: bool = False, **numpy_keywords) -> "Tensor":
+        _refuse_numpy_keywords("max", numpy_keywords)
         return _reduce("max", self, axis, keepdims)
 
     def argmax(self, axis=None) -> "Tensor":
@@ -1061,6 +1065,13 @@ if __name__ == "__main__":
 # | `arr < t` (`<=`, `>`, `>=`) | bool Tensor | bool Tensor (no gradient) |
 # | `np.isnan(t)`, `arr == t`, other boolean ufuncs | ndarray | ndarray (nothing to lose) |
 # | other ufuncs: `np.abs(t)`, `np.exp(t)`, ... | ndarray | `RuntimeError` naming the op |
+# | `np.sum(t)`, `np.mean(t)`, `np.max(t)` (with `axis`, `keepdims`) | Tensor op | Tensor op (recorded) |
+#
+# The last row needs no hook: NumPy's reductions look for a method of the same name first,
+# so `np.sum(t, axis=0)` calls `t.sum(axis=0, dtype=None, out=None)`. Our `sum`, `mean` and
+# `max` (given) take NumPy's extra keywords and refuse any that is set (`out=`, `dtype=`,
+# `where=`, ...) with a `TypeError`, since a Tensor op cannot write into an array or change
+# the dtype halfway.
 #
 # (`__array_priority__` is NumPy's older hook for the same question; NumPy ignores it for a
 # class that defines `__array_ufunc__`, so we do not set it.)
@@ -1115,6 +1126,16 @@ _TENSOR_OP_FOR = {
     np.maximum: "relu(t) (module 02) for np.maximum(t, 0)",
     np.tanh: "tanh(t) (module 02)",
 }
+
+
+def _refuse_numpy_keywords(name: str, keywords: dict) -> None:
+    """np.sum(t) passes dtype=None, out=None, ...: accept NumPy's defaults, refuse the rest."""
+    given = sorted(key for key, value in keywords.items() if value is not None)
+    if given:
+        raise TypeError(
+            f"Tensor.{name} takes axis and keepdims only, not {', '.join(given)}; "
+            f"for NumPy's options use np.{name}(t.detach().data, ...)."
+        )
 
 
 def _leaves_graph(what: str, instead: str) -> str:

@@ -354,3 +354,28 @@ def test_optimizers_step_with_an_ndarray_grad():
         assert p.data[0] < 1.0 and p.data[1] > -1.0
         optimizer.zero_grad()
         assert p.grad is None
+
+
+def test_numpy_reductions_are_tensor_reductions():
+    """np.sum(t), np.mean(t), np.max(t) call the Tensor's methods: recorded ops, gradients."""
+    w = Tensor([[1.0, -2.0], [3.0, 4.0]], requires_grad=True, dtype=np.float64)
+    total, means, top = np.sum(w), np.mean(w, axis=0), np.max(w, axis=1, keepdims=True)
+    assert [r._op for r in (total, means, top)] == ["sum", "mean", "max"]
+    np.testing.assert_array_equal(means.data, [2.0, 1.0])
+    assert top.shape == (2, 1) and np.array_equal(top.data, [[1.0], [4.0]])
+    (total + means.sum() + top.sum()).backward()
+    np.testing.assert_array_equal(w.grad.data, [[2.5, 1.5], [1.5, 2.5]])
+
+
+@pytest.mark.parametrize(
+    "call, named",
+    [
+        (lambda t: np.sum(t, out=np.zeros(())), "out"),
+        (lambda t: np.mean(t, dtype=np.float64), "dtype"),
+        (lambda t: np.max(t, initial=0.0), "initial"),
+        (lambda t: t.sum(keepdim=True), "keepdim"),  # PyTorch's spelling, not ours
+    ],
+)
+def test_reductions_refuse_numpy_options_they_cannot_honour(call, named):
+    with pytest.raises(TypeError, match=f"axis and keepdims only, not {named}"):
+        call(Tensor([1.0, 2.0]))

@@ -219,13 +219,17 @@ class Tensor:
     def __rmatmul__(self, other) -> "Tensor":
         return _matmul(other, self)
 
-    def sum(self, axis=None, keepdims: bool = False) -> "Tensor":
+    # np.sum(t), np.mean(t), np.max(t) call these with NumPy's own keywords (section 8).
+    def sum(self, axis=None, keepdims: bool = False, **numpy_keywords) -> "Tensor":
+        _refuse_numpy_keywords("sum", numpy_keywords)
         return _reduce("sum", self, axis, keepdims)
 
-    def mean(self, axis=None, keepdims: bool = False) -> "Tensor":
+    def mean(self, axis=None, keepdims: bool = False, **numpy_keywords) -> "Tensor":
+        _refuse_numpy_keywords("mean", numpy_keywords)
         return _reduce("mean", self, axis, keepdims)
 
-    def max(self, axis=None, keepdims: bool = False) -> "Tensor":
+    def max(self, axis=None, keepdims: bool = False, **numpy_keywords) -> "Tensor":
+        _refuse_numpy_keywords("max", numpy_keywords)
         return _reduce("max", self, axis, keepdims)
 
     def argmax(self, axis=None) -> "Tensor":
@@ -373,6 +377,16 @@ _TENSOR_OP_FOR = {
     np.maximum: "relu(t) (module 02) for np.maximum(t, 0)",
     np.tanh: "tanh(t) (module 02)",
 }
+
+
+def _refuse_numpy_keywords(name: str, keywords: dict) -> None:
+    """np.sum(t) passes dtype=None, out=None, ...: accept NumPy's defaults, refuse the rest."""
+    given = sorted(key for key, value in keywords.items() if value is not None)
+    if given:
+        raise TypeError(
+            f"Tensor.{name} takes axis and keepdims only, not {', '.join(given)}; "
+            f"for NumPy's options use np.{name}(t.detach().data, ...)."
+        )
 
 
 def _leaves_graph(what: str, instead: str) -> str:
