@@ -802,6 +802,16 @@ if __name__ == "__main__":
 _REDUCE = {"sum": np.sum, "mean": np.mean, "max": np.max}
 
 
+def _refuse_numpy_keywords(name: str, keywords: dict) -> None:
+    """np.sum(t) passes dtype=None, out=None, ...: accept NumPy's defaults, refuse the rest."""
+    given = sorted(key for key, value in keywords.items() if value is not None)
+    if given:
+        raise TypeError(
+            f"Tensor.{name} takes axis and keepdims only, not {', '.join(given)}; "
+            f"for NumPy's options use np.{name}(t.detach().data, ...)."
+        )
+
+
 def _reduce(op: str, x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     """sum, mean or max over `axis` (None: all); saves (axis, keepdims)."""
     ### BEGIN SOLUTION
@@ -1126,16 +1136,6 @@ _TENSOR_OP_FOR = {
     np.maximum: "relu(t) (module 02) for np.maximum(t, 0)",
     np.tanh: "tanh(t) (module 02)",
 }
-
-
-def _refuse_numpy_keywords(name: str, keywords: dict) -> None:
-    """np.sum(t) passes dtype=None, out=None, ...: accept NumPy's defaults, refuse the rest."""
-    given = sorted(key for key, value in keywords.items() if value is not None)
-    if given:
-        raise TypeError(
-            f"Tensor.{name} takes axis and keepdims only, not {', '.join(given)}; "
-            f"for NumPy's options use np.{name}(t.detach().data, ...)."
-        )
 
 
 def _leaves_graph(what: str, instead: str) -> str:
