@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 
 import jupytext
@@ -258,4 +259,17 @@ def test_a_half_saved_notebook_is_one_sentence(stub_course):
     notebook_path(spec).write_text('{"cells": [')
     result = invoke(stub_course, "module", "test", "01")
     assert result.exit_code == 2 and "not a readable notebook" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("args", [["notebook", "01"], ["notebook", "01", "--sync"]])
+def test_notebooks_without_jupytext_are_one_sentence(course, monkeypatch, args):
+    """A broken environment (jupytext uninstalled): each notebook path says how to fix it."""
+    runner = CliRunner()
+    if args[-1] == "--sync":
+        assert runner.invoke(app, ["--course", str(course.root), "notebook", "01"]).exit_code == 0
+    monkeypatch.setitem(sys.modules, "jupytext", None)  # every import of it now fails
+    result = runner.invoke(app, ["--course", str(course.root), *args])
+    assert result.exit_code == 2, result.output
+    assert "need jupytext" in result.output and "pip install jupytext" in result.output
     assert "Traceback" not in result.output

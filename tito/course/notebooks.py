@@ -98,6 +98,18 @@ class SyncResult:
         )
 
 
+def _jupytext():
+    """The jupytext module; without it, one TitoError that says how to install it."""
+    try:
+        import jupytext
+    except ImportError:
+        raise TitoError(
+            "Notebooks need jupytext, which is not installed in this environment.",
+            hint='Install it: pip install jupytext (it comes with pip install -e ".[dev]").',
+        ) from None
+    return jupytext
+
+
 def notebook_path(module: ModuleSpec | Path) -> Path:
     """`modules/NN_name/name_dev.ipynb`, beside the module file."""
     source = module if isinstance(module, Path) else module.source_path
@@ -106,14 +118,14 @@ def notebook_path(module: ModuleSpec | Path) -> Path:
 
 def to_notebook(text: str):
     """A module file's text as an nbformat notebook."""
-    import jupytext
+    jupytext = _jupytext()
 
     return jupytext.reads(text, fmt=PY_FORMAT)
 
 
 def to_python(notebook, original: str | None = None) -> str:
     """A notebook as module-file text; `original`'s YAML header is kept (see the docstring)."""
-    import jupytext
+    jupytext = _jupytext()
 
     notebook.metadata.pop(METADATA_KEY, None)
     for cell in notebook.cells:
@@ -130,7 +142,7 @@ def write_notebook(module: ModuleSpec, *, force: bool = False) -> Path:
 
     A notebook holding edits that the .py does not have is not replaced unless `force`.
     """
-    import jupytext
+    jupytext = _jupytext()
 
     path = notebook_path(module)
     state = notebook_state(module.source_path)
@@ -273,13 +285,7 @@ def read_notebook(path: Path):
 
 def parse_notebook(text: str, shown: str):
     """The text of an .ipynb file as an nbformat notebook; `shown` names it in an error."""
-    try:
-        import jupytext
-    except ImportError:
-        raise TitoError(
-            f"{shown} is a notebook, and reading it needs jupytext.",
-            hint='Install it: pip install jupytext (it comes with pip install -e ".[dev]").',
-        ) from None
+    jupytext = _jupytext()
     try:
         return jupytext.reads(text, fmt="ipynb")
     except Exception as error:  # noqa: BLE001 - nbformat raises several types for bad files
@@ -291,7 +297,7 @@ def parse_notebook(text: str, shown: str):
 
 def _sync(source: Path, path: Path, notebook, original: str) -> None:
     """Write the notebook's code into `source`; record in the notebook that both now match."""
-    import jupytext
+    jupytext = _jupytext()
 
     text = to_python(notebook, original)
     if text != original:
