@@ -17,6 +17,9 @@ Threads are pinned the same way on both sides before anything is measured: `--th
 PyTorch's intra-op pool with `torch.set_num_threads(N)`. glibc's malloc is told to keep freed
 memory (module 16's `keep_freed_memory()`, process-wide, so for both frameworks) in this
 process and in every memory child: importing tinytorch no longer does it.
+With more than one thread an interleaved loop is unfair (each library's worker threads spin
+on the cores the other needs between steps), so `--alone` also times each framework's step in
+a fresh process of its own, one framework after the other.
 
 Memory of one training step, measured two ways:
 
@@ -371,9 +374,45 @@ def memory_child(framework: str, name: str) -> None:
     print(json.dumps({"footprint_kib": peak - before_build, "step_growth_kib": peak - before_step}))
 
 
-def measure_rss(framework: str, name: str) -> dict | None:
-    """memory_child in a new interpreter: a fresh process has no allocator history."""
-    code = f"from benchmarks.gpt import memory_child; memory_child({framework!r}, {name!r})"
+ALONE = ("tinytorch", "tinytorch-accelerated", "torch")
+
+
+def alone_child(framework: str, name: str, threads: int, rounds: int) -> None:
+    """Run in a fresh interpreter (see time_alone): print the median step time in ms."""
+    set_blas_threads(threads)
+    keep_freed_memory()
+    if torch:
+        torch.set_num_threads(threads)
+    config = CONFIGS[name]
+    step = _trainer(framework, config)
+    repeats = 20 if config["dim"] <= 32 else 2
+    for _ in range(2):  # warm-up: gradients, optimizer state and the allocator's pools exist
+        step()
+    print(json.dumps(1e3 * statistics.median(timed(step, repeats) for _ in range(rounds))))
+
+
+def time_alone(framework: str, name: str, threads: int, rounds: int) -> float:
+    """alone_child in a new interpreter: no other library's threads in the process."""
+    code = (
+        "from benchmarks.gpt import alone_child; "
+        f"alone_child({framework!r}, {name!r}, {threads}, {rounds})"
+    )
+    return json.loads(_child(code, f"timing {framework} {name} alone"))
+
+
+def bench_alone(names: list[str], threads: int, rounds: int) -> list[dict]:
+    """Each framework's training step timed in its own process, in turn (no interleaving)."""
+    rows = []
+    for name in names:
+        row = {"benchmark": f"train {name}, alone, {threads} thread(s)"}
+        for framework in ALONE if torch else ALONE[:2]:
+            row[framework] = time_alone(framework, name, threads, rounds)
+        rows.append(row)
+    return rows
+
+
+def _child(code: str, what: str) -> str:
+    """Run `code` in a new interpreter at the repository's root; its last line of output."""
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     result = subprocess.run(
         [sys.executable, "-c", code],
@@ -384,8 +423,14 @@ def measure_rss(framework: str, name: str) -> dict | None:
         timeout=600,
     )
     if result.returncode != 0:
-        raise RuntimeError(f"memory measurement of {framework} {name} failed:\n{result.stderr}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+        raise RuntimeError(f"{what} failed:\n{result.stderr}")
+    return result.stdout.strip().splitlines()[-1]
+
+
+def measure_rss(framework: str, name: str) -> dict | None:
+    """memory_child in a new interpreter: a fresh process has no allocator history."""
+    code = f"from benchmarks.gpt import memory_child; memory_child({framework!r}, {name!r})"
+    return json.loads(_child(code, f"memory measurement of {framework} {name}"))
 
 
 def tracemalloc_step_mb(config: dict, fused: bool = False) -> float:
@@ -460,12 +505,17 @@ def main() -> None:
         "--memory-rounds", type=int, default=3, help="fresh processes per row; 0 skips memory"
     )
     parser.add_argument("--no-generation", action="store_true", help="skip the generation rows")
+    parser.add_argument(
+        "--alone",
+        action="store_true",
+        help="also time each framework's training step in a process of its own (fair at >1 thread)",
+    )
     args = parser.parse_args()
     pinned = set_blas_threads(args.threads)
     if args.threads > 1:
         print(
             "note: with more than one thread the two libraries' worker threads compete between "
-            "alternated steps; compare each framework timed alone (benchmarks/README.md)."
+            "alternated steps; compare each framework timed alone (--alone)."
         )
     memory_kept = keep_freed_memory()
     if torch:
@@ -478,6 +528,7 @@ def main() -> None:
     ]
     if not args.no_generation:
         rows += [row for name in GENERATION for row in bench_generation(args.rounds, name)]
+    alone = bench_alone(list(configs), args.threads, args.rounds) if args.alone else []
     memory = []
     if args.memory_rounds > 0:  # 0 skips the memory table (each round starts new processes)
         memory = [
@@ -496,6 +547,13 @@ def main() -> None:
         ratio = f"{row['ratio']:.2f}x" if "ratio" in row else "n/a"
         theirs = f"{row['torch_ms']:.2f}" if "torch_ms" in row else "n/a"
         print(f"| {row['benchmark']} | {row['tinytorch_ms']:.2f} | {theirs} | {ratio} |")
+    for row in alone:
+        theirs = row.get("torch")
+        for framework in ALONE[:2]:
+            ratio = f"{theirs / row[framework]:.2f}x" if theirs else "n/a"
+            label = row["benchmark"] + (", accelerated" if "accelerated" in framework else "")
+            shown = f"{theirs:.2f}" if theirs else "n/a"
+            print(f"| {label} | {row[framework]:.2f} | {shown} | {ratio} |")
     for row in rows:
         if "speedup_over_own_recompute" not in row:
             continue
@@ -549,6 +607,7 @@ def main() -> None:
             json.dumps(
                 {
                     "rows": rows,
+                    "alone": alone,
                     "memory": memory,
                     "matmul_peak_gflops": peak,
                     "achieved_gflops": achieved,
