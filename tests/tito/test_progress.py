@@ -60,6 +60,21 @@ def test_milestone_best_run_prefers_passed_then_accuracy(tmp_path):
     assert len(entry["runs"]) == 3 and entry["best"]["result"]["accuracy"] == 0.96
 
 
+def test_a_speed_milestone_keeps_its_fastest_passing_run(tmp_path):
+    """No accuracy (the profile milestone): the best run is the passing one with the speedup."""
+    from tito.cli.status import best_result
+
+    state = tmp_path / ".tito"
+    for passed, speedup in ((True, 1.1), (False, 3.0), (True, 1.3), (True, 1.2)):
+        run = {"passed": passed, "result": {"accuracy": None, "speedup": speedup}}
+        update_progress(state, record_milestone_run("profile", run))
+    best = read_progress(state).milestone("profile")["best"]
+    assert best["result"]["speedup"] == 1.3
+    assert best_result(best) == "1.30x faster"
+    assert best_result({"result": {"accuracy": 0.5, "speedup": 2.0}}) == "accuracy 0.500"
+    assert best_result(None) == ""
+
+
 def _complete_many(state_dir: str, worker: int, count: int) -> None:
     for index in range(count):
         update_progress(

@@ -55,15 +55,23 @@ def milestone_table(rows: list[dict]) -> Table:
     for column in ("milestone", "year", "state", "best", "needs"):
         table.add_column(column)
     for row in rows:
-        best = row["best"] or {}
-        result = best.get("result") or {}
-        accuracy = result.get("accuracy")
-        shown = f"accuracy {accuracy:.3f}" if isinstance(accuracy, int | float) else ""
+        shown = best_result(row["best"])
         needs = compact_module_ids(row["missing"])
         table.add_row(
             escape(row["title"]), str(row["year"] or ""), styled(row["state"]), shown, needs
         )
     return table
+
+
+def best_result(best: dict | None) -> str:
+    """A best run's headline: its accuracy, or for a speed milestone (no accuracy) its speedup."""
+    result = (best or {}).get("result") or {}
+    accuracy, speedup = result.get("accuracy"), result.get("speedup")
+    if isinstance(accuracy, int | float):
+        return f"accuracy {accuracy:.3f}"
+    if isinstance(speedup, int | float):
+        return f"{speedup:.2f}x faster"
+    return ""
 
 
 def compact_module_ids(ids: list[str]) -> str:

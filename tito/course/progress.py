@@ -219,7 +219,7 @@ def mark_reset(module_id: str) -> Callable[[dict], None]:
 
 
 def record_milestone_run(milestone_id: str, run: dict) -> Callable[[dict], None]:
-    """Append a run (keeping the last few) and keep the best: passed first, then accuracy."""
+    """Append a run (keeping the last few) and keep the best (see _run_rank)."""
 
     def change(data: dict) -> None:
         entry = data["milestones"].setdefault(milestone_id, {"runs": [], "best": None})
@@ -232,6 +232,14 @@ def record_milestone_run(milestone_id: str, run: dict) -> Callable[[dict], None]
 
 
 def _run_rank(run: dict) -> tuple:
+    """Passed first, then accuracy; a milestone that measures speed (no accuracy) by speedup."""
     result = run.get("result") or {}
-    accuracy = result.get("accuracy")
-    return (bool(run.get("passed")), accuracy if isinstance(accuracy, int | float) else -1.0)
+    return (
+        bool(run.get("passed")),
+        _number(result.get("accuracy")),
+        _number(result.get("speedup")),
+    )
+
+
+def _number(value) -> float:
+    return value if isinstance(value, int | float) else -1.0
