@@ -20,11 +20,10 @@ import argparse
 import os
 import platform
 import statistics
-import time
 
 import numpy as np
 
-from benchmarks.gpt import CONFIGS
+from benchmarks.gpt import CONFIGS, timed
 from tinytorch.acceleration import set_blas_threads
 
 try:
@@ -75,12 +74,7 @@ def _product(kind: str, a, b):
 def median_seconds(fn, rounds: int) -> float:
     """Median time of fn() over `rounds` calls, after one untimed call."""
     fn()
-    times = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+    return statistics.median(timed(fn, 1) for _ in range(rounds))
 
 
 def time_products(config: dict, rounds: int) -> list[dict]:
