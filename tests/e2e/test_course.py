@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.e2e import tito
 from tito.course.catalog import load_course
 from tito.course.export import check_drift
 from tito.course.release import SKIP  # the same files a student release leaves out
@@ -36,16 +36,6 @@ def fresh_course(tmp_path_factory) -> Path:
 def completed(fresh_course) -> subprocess.CompletedProcess:
     """`tito module complete --all` run once in the fresh copy."""
     return tito(fresh_course, "module", "complete", "--all")
-
-
-def tito(course: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "tito", *args],
-        cwd=course,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def test_complete_all_reproduces_the_committed_package(fresh_course, completed):

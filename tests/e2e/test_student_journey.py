@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.e2e import tito
 from tito.course.catalog import load_course
 from tito.course.release import SKIP
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def tito(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "tito", *args], cwd=cwd, capture_output=True, text=True, timeout=600
-    )
 
 
 @pytest.mark.slow

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
+from tests.e2e import tito
 from tito.course.catalog import load_course
 from tito.course.cells import SOLUTION_BEGIN, read_cells
 from tito.course.export import HEADER_PREFIX
@@ -15,12 +14,6 @@ from tito.course.release import SKIP
 
 ROOT = Path(__file__).resolve().parents[2]
 TENSOR = ROOT / "modules" / "01_tensor" / "tensor_dev.py"
-
-
-def tito(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "tito", *args], cwd=cwd, capture_output=True, text=True, timeout=300
-    )
 
 
 def test_release_then_complete_first_module(tmp_path):
