@@ -177,20 +177,20 @@ def interleave(fns: dict, rounds: int, repeats: int) -> dict:
     return seconds
 
 
+def _repeats(config: dict) -> int:
+    """Training steps per timed round: enough that a round of a small model is not all noise."""
+    return 20 if config["dim"] <= 32 else 3 if config["dim"] * config["context"] <= 8192 else 1
+
+
 def bench_training(name: str, config: dict, rounds: int) -> list[dict]:
     """Rows for tinytorch as built and after accelerate(), each against PyTorch (interleaved)."""
-    fns = {}
-    for label, fused in (("plain", False), ("accelerated", True)):
-        model, tokens = build(config, fused)
-        optimizer = Adam(model.parameters(), lr=1e-3)
-        fns[label] = lambda m=model, o=optimizer, t=tokens: tinytorch_step(m, o, t)
-    if torch:
-        twin = TorchGPT(build(config)[0], config["heads"])
-        torch_optimizer = torch.optim.Adam(twin.parameters(), lr=1e-3)
-        torch_tokens = torch.tensor(tokens)
-        fns["torch"] = lambda: torch_step(twin, torch_optimizer, torch_tokens)
-    repeats = 20 if config["dim"] <= 32 else 3 if config["dim"] * config["context"] <= 8192 else 1
-    seconds = interleave(fns, rounds, repeats)
+    frameworks = {"plain": "tinytorch", "accelerated": "tinytorch-accelerated", "torch": "torch"}
+    fns = {
+        label: _trainer(framework, config)
+        for label, framework in frameworks.items()
+        if torch or framework != "torch"
+    }
+    seconds = interleave(fns, rounds, _repeats(config))
     tokens_per_step = config["batch"] * config["context"]
     rows = []
     for label in ("plain", "accelerated"):
@@ -385,10 +385,9 @@ def alone_child(framework: str, name: str, threads: int, rounds: int) -> None:
         torch.set_num_threads(threads)
     config = CONFIGS[name]
     step = _trainer(framework, config)
-    repeats = 20 if config["dim"] <= 32 else 2
     for _ in range(2):  # warm-up: gradients, optimizer state and the allocator's pools exist
         step()
-    print(json.dumps(1e3 * statistics.median(timed(step, repeats) for _ in range(rounds))))
+    print(json.dumps(1e3 * statistics.median(timed(step, _repeats(config)) for _ in range(rounds))))
 
 
 def time_alone(framework: str, name: str, threads: int, rounds: int) -> float:
