@@ -11,6 +11,7 @@ from rich.table import Table
 
 from tito.cli.ui import console, handles_errors, open_course, print_json, styled, warn
 from tito.course.catalog import MODULE_FOLDER
+from tito.course.progress import milestone_headline
 
 
 @handles_errors
@@ -65,13 +66,11 @@ def milestone_table(rows: list[dict]) -> Table:
 
 def best_result(best: dict | None) -> str:
     """A best run's headline: its accuracy, or for a speed milestone (no accuracy) its speedup."""
-    result = (best or {}).get("result") or {}
-    accuracy, speedup = result.get("accuracy"), result.get("speedup")
-    if isinstance(accuracy, int | float):
-        return f"accuracy {accuracy:.3f}"
-    if isinstance(speedup, int | float):
-        return f"{speedup:.2f}x faster"
-    return ""
+    headline = milestone_headline((best or {}).get("result") or {})
+    if headline is None:
+        return ""
+    name, value = headline
+    return f"accuracy {value:.3f}" if name == "accuracy" else f"{value:.2f}x faster"
 
 
 def compact_module_ids(ids: list[str]) -> str:

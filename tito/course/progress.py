@@ -232,14 +232,16 @@ def record_milestone_run(milestone_id: str, run: dict) -> Callable[[dict], None]
 
 
 def _run_rank(run: dict) -> tuple:
-    """Passed first, then accuracy; a milestone that measures speed (no accuracy) by speedup."""
-    result = run.get("result") or {}
-    return (
-        bool(run.get("passed")),
-        _number(result.get("accuracy")),
-        _number(result.get("speedup")),
-    )
+    """Passed first, then the run's headline number (accuracy, or speedup for a speed
+    milestone that measures no accuracy)."""
+    headline = milestone_headline(run.get("result") or {})
+    return (bool(run.get("passed")), headline[1] if headline else -1.0)
 
 
-def _number(value) -> float:
-    return value if isinstance(value, int | float) else -1.0
+def milestone_headline(result: dict) -> tuple[str, float] | None:
+    """("accuracy", value) or, without an accuracy, ("speedup", value); None if neither."""
+    for key in ("accuracy", "speedup"):
+        value = result.get(key)
+        if isinstance(value, int | float):
+            return key, value
+    return None
